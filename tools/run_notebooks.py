@@ -23,6 +23,20 @@ sys.path.insert(0, str(ROOT / "tools"))
 from timing import check_and_print  # noqa: E402
 
 
+def pin_outputs(path: Path, executed) -> None:
+    """Copy pinned cells' outputs into the source notebook, strip all other outputs."""
+    import nbformat
+    from strip_outputs import strip
+
+    src = nbformat.read(path, as_version=4)
+    for cell, done in zip(src.cells, executed.cells, strict=True):
+        if cell.cell_type == "code" and cell.source.lstrip().startswith("# NBVAL_CHECK_OUTPUT"):
+            cell.outputs = done.outputs
+            cell.execution_count = done.execution_count
+    text = nbformat.writes(nbformat.from_dict(strip(dict(src))))
+    path.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+
+
 def main() -> int:
     import nbformat
     from nbclient import NotebookClient
@@ -31,6 +45,10 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("notebooks", nargs="*")
     ap.add_argument("--out", default=str(ROOT / "_build" / "executed" / "notebooks"))
+    ap.add_argument(
+        "--pin", action="store_true",
+        help="write the outputs of `# NBVAL_CHECK_OUTPUT` cells back into the source notebook",
+    )
     args = ap.parse_args()
     paths = [Path(p) for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
     out = Path(args.out)
@@ -54,6 +72,8 @@ def main() -> int:
             print(f"FAILED {p.name}:\n{str(err)[:3000]}", file=sys.stderr)
         timings[p.name] = time.perf_counter() - t0
         nbformat.write(nb, out / p.name)
+        if args.pin and p.name not in failed:
+            pin_outputs(p, nb)
         print(f"{p.name}: {timings[p.name]:.1f} s", flush=True)
     ok = check_and_print(timings, ROOT / "_build" / "timings.json")
     if failed:

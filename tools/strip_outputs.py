@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+import nbformat
+
 
 def strip(nb: dict) -> dict:
     for cell in nb.get("cells", []):
@@ -22,8 +24,12 @@ def strip(nb: dict) -> dict:
             cell["outputs"] = []
             cell["execution_count"] = None
         else:
+            # nbval skips pinned cells without an execution count ("unrun"), so keep
+            # a fixed one: 1.
+            cell["execution_count"] = 1 if cell.get("outputs") else None
             for out in cell.get("outputs", []):
-                out.pop("execution_count", None) if out.get("output_type") != "execute_result" else None
+                if out.get("output_type") == "execute_result":
+                    out["execution_count"] = 1
     md = nb.get("metadata", {})
     md["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     md.pop("widgets", None)
@@ -37,7 +43,8 @@ def main(argv: list[str]) -> int:
     for p in paths:
         text = p.read_text(encoding="utf-8")
         nb = strip(json.loads(text))
-        new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+        new = nbformat.writes(nbformat.from_dict(nb))
+        new += "" if new.endswith("\n") else "\n"
         if new != text:
             changed.append(str(p))
             if not check:
