@@ -1,0 +1,94 @@
+# FedMed: two commands do everything on a fresh machine (Python 3.11):
+#   make book   install, execute every notebook, build the site, serve it on http://127.0.0.1:8000
+#   make test   install, then run everything CI runs (.ci/run calls this)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HTML := _build/site/_build/html
+MATHJAX_VERSION := 3.2.2
+PORT ?= 8000
+export TF_CPP_MIN_LOG_LEVEL := 3
+export TF_ENABLE_ONEDNN_OPTS := 0
+export PYTHONHASHSEED := 0
+export MPLBACKEND := module://matplotlib_inline.backend_inline
+# CI and offline machines read the data from here (../shared/data beside the clone).
+export FEDMED_DATA_DIR ?= $(abspath ../shared/data)
+
+.PHONY: book test lab install mathjax browser execute build build-strict serve bench lint unit nbval browser-test clean
+
+book: install mathjax execute build serve
+
+test: install mathjax browser lint unit nbval build-strict browser-test
+
+## --- installation --------------------------------------------------------------
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (FedMed)" >/dev/null
+	touch $@
+
+# MathJax is served by the site itself (no CDN): fetched once from the npm registry.
+mathjax: book/_vendor/mathjax/tex-chtml.js
+
+book/_vendor/mathjax/tex-chtml.js:
+	rm -rf _build/mathjax && mkdir -p _build/mathjax book/_vendor
+	cd _build/mathjax && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null && tar xzf mathjax-$(MATHJAX_VERSION).tgz
+	rm -rf book/_vendor/mathjax && cp -r _build/mathjax/package/es5 book/_vendor/mathjax
+	test -f $@
+
+# Debian's Chromium for the browser test (Playwright's own browser download fails offline).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@chromium --version
+
+## --- the book -------------------------------------------------------------------
+execute: install
+	$(BIN)/python tools/run_notebooks.py
+
+build: install mathjax
+	$(BIN)/python tools/stage_book.py
+	$(BIN)/jupyter-book build _build/src --path-output _build/site --builder html
+	@echo "The HTML files are in $(HTML)/ (open $(HTML)/index.html)"
+
+build-strict: install mathjax
+	$(BIN)/python tools/stage_book.py
+	$(BIN)/jupyter-book build _build/src --path-output _build/site --builder html -W -n --keep-going
+	@echo "The HTML files are in $(HTML)/"
+
+serve:
+	@echo "Serving the book at http://127.0.0.1:$(PORT) (HTML files in $(HTML)/); Ctrl-C stops."
+	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory $(HTML)
+
+lab: install
+	$(BIN)/jupyter lab notebooks/
+
+## --- the checks -----------------------------------------------------------------
+lint: install
+	$(BIN)/ruff check fedmed_lib tests tools benchmarks
+	$(BIN)/mypy fedmed_lib
+
+unit: install
+	$(BIN)/pytest tests --ignore=tests/browser -q
+
+# Executes every notebook once, checks asserts and pinned outputs, keeps the executed
+# copies for the build and prints the timing table (tools/nbval_capture.py).
+nbval: install
+	PYTHONPATH=tools $(BIN)/pytest -p nbval_capture --nbval-lax -p no:cacheprovider -q \
+	  --nbval-cell-timeout=300 notebooks/
+
+browser-test: install browser
+	$(BIN)/pytest tests/browser -q
+
+bench: install
+	$(BIN)/python benchmarks/bench_scaling.py
+
+clean:
+	rm -rf _build

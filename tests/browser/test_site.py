@@ -1,0 +1,143 @@
+"""The built site, tested in a real browser as readers use it.
+
+Every page of the table of contents loads in headless Chromium with no console
+error; every image loads; maths is typeset by the site's own MathJax with no raw
+TeX left; no TensorFlow/absl/oneDNN log line or Python warning reaches a page;
+every internal link resolves; the search page finds "gradient".
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urljoin, urlparse
+
+import pytest
+from conftest import HTML, toc_pages
+
+PAGES = toc_pages()
+LOG_PATTERNS = re.compile(
+    r"oneDNN|absl::|I0000 |W0000 |E0000 |cuda_|TF_ENABLE_ONEDNN_OPTS|tensorflow/core|"
+    r"\w+Warning: |warnings\.warn\("
+)
+
+
+def wait_for_mathjax(page) -> None:
+    page.wait_for_function(
+        "() => !window.MathJax || (window.MathJax.startup && window.MathJax.startup.promise)",
+        timeout=20000,
+    )
+    page.evaluate(
+        "() => window.MathJax && window.MathJax.startup ? window.MathJax.startup.promise : null"
+    )
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_renders(browser, site_url: str, path: str) -> None:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    failed: list[str] = []
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    response = page.goto(f"{site_url}/{path}", wait_until="load")
+    assert response is not None and response.ok, f"{path}: HTTP {response and response.status}"
+    wait_for_mathjax(page)
+
+    # Images: every <img> has loaded with a non-zero width.
+    broken = page.evaluate(
+        """() => Array.from(document.images)
+              .filter(img => !(img.complete && img.naturalWidth > 0))
+              .map(img => img.getAttribute('src'))"""
+    )
+    assert broken == [], f"{path}: images that did not load: {broken}"
+
+    # Maths: typeset, without raw TeX delimiters or MathJax errors left in the prose.
+    has_math = page.evaluate("() => document.querySelectorAll('.math').length > 0")
+    if has_math:
+        n_typeset = page.evaluate("() => document.querySelectorAll('mjx-container').length")
+        assert n_typeset > 0, f"{path}: maths present but nothing typeset by MathJax"
+        assert page.evaluate("() => document.querySelectorAll('mjx-merror').length") == 0, (
+            f"{path}: MathJax reports a TeX error"
+        )
+    prose = page.evaluate(
+        """() => { const main = document.querySelector('main') || document.body;
+                   const c = main.cloneNode(true);
+                   c.querySelectorAll('pre, code, .cell_input, .highlight, mjx-container, script')
+                    .forEach(e => e.remove());
+                   return c.innerText; }"""
+    )
+    for raw in ("$$", "\\(", "\\["):
+        assert raw not in prose, f"{path}: raw TeX {raw!r} left in the page text"
+
+    # No TensorFlow/absl/oneDNN log line, no warning and no stderr block on the page.
+    outputs = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.cell_output, .output'))
+                 .map(e => e.innerText).join('\\n')"""
+    )
+    match = LOG_PATTERNS.search(outputs)
+    assert match is None, f"{path}: log line or warning in an output: {match and match.group(0)!r}"
+    assert page.evaluate("() => document.querySelectorAll('.output.stderr').length") == 0, (
+        f"{path}: a cell printed to stderr"
+    )
+
+    assert errors == [], f"{path}: console errors: {errors}"
+    local_failed = [u for u in failed if u.startswith(site_url)]
+    assert local_failed == [], f"{path}: requests that failed: {local_failed}"
+    page.close()
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        d = dict(attrs)
+        if tag == "a" and d.get("href"):
+            self.hrefs.append(d["href"] or "")
+        if d.get("id"):
+            self.ids.add(d["id"] or "")
+
+
+def _parse(path: Path) -> _Links:
+    p = _Links()
+    p.feed(path.read_text(encoding="utf-8"))
+    return p
+
+
+def test_internal_links_resolve() -> None:
+    """Every relative link of every page points to an existing file and anchor."""
+    bad = []
+    cache: dict[Path, _Links] = {}
+    for page in sorted(HTML.rglob("*.html")):
+        if "_static" in page.parts or "_sources" in page.parts:
+            continue
+        links = cache.setdefault(page, _parse(page))
+        base = "file://" + str(page)
+        for href in links.hrefs:
+            if urlparse(href).scheme in {"http", "https", "mailto", "javascript"}:
+                continue
+            url, frag = urldefrag(urljoin(base, href))
+            target = Path(unquote(urlparse(url).path))
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                bad.append(f"{page.relative_to(HTML)} -> {href} (no such file)")
+                continue
+            if frag and target.suffix == ".html":
+                ids = cache.setdefault(target, _parse(target)).ids
+                if frag not in ids:
+                    bad.append(f"{page.relative_to(HTML)} -> {href} (no anchor #{frag})")
+    assert bad == [], "broken internal links:\n" + "\n".join(bad[:50])
+
+
+def test_search_finds_gradient(browser, site_url: str) -> None:
+    page = browser.new_page()
+    page.goto(f"{site_url}/search.html?q=gradient", wait_until="load")
+    page.wait_for_selector("#search-results ul.search li", timeout=30000)
+    hits = page.evaluate("() => document.querySelectorAll('#search-results ul.search li').length")
+    assert hits > 0, "the search page found nothing for 'gradient'"
+    page.close()
