@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.error
@@ -234,16 +235,21 @@ def _download(url: str, target: Path, verify: Callable[[Path], object]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
+    size = 0
     try:
         with os.fdopen(fd, "wb") as out:
             try:
                 with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
                     expected = response.headers.get("Content-Length")
-                    size = 0
                     for block in iter(lambda: response.read(1 << 16), b""):
                         out.write(block)
                         size += len(block)
-            except (urllib.error.URLError, OSError) as err:
+            except http.client.IncompleteRead as err:
+                raise ValueError(
+                    f"download of {url} is truncated: the connection closed after "
+                    f"{size} bytes; nothing was cached, try again"
+                ) from err
+            except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
                 reason = getattr(err, "reason", err)
                 raise DataNotFoundError(f"could not download {url} ({reason})") from err
         if expected is not None and size != int(expected):
