@@ -83,8 +83,10 @@ def clip_update(update: Sequence[np.ndarray], clipping_norm: float) -> Params:
     return [a * scale for a in arrays]
 
 
-def gaussian_noise_std(noise_multiplier: float, clipping_norm: float, num_sampled_clients: float) -> float:
-    """Standard deviation ``sigma * C / m`` of the noise on each coordinate of the average.
+def gaussian_noise_std(
+    noise_multiplier: float, clipping_norm: float, num_sampled_clients: float
+) -> float:
+    """Return ``sigma * C / m``, the noise standard deviation on each coordinate of the average.
 
     Introduced in :ref:`ch-differential-privacy`.
     """
@@ -169,7 +171,9 @@ class DifferentialPrivacyServerSideFixedClipping:
         clipped = [(clip_update(update, self.clipping_norm), 1) for update, _ in checked]
         mean = weighted_average(clipped, reference=current)  # equal weights: sum / m
         factor = len(clipped) / self.num_sampled_clients
-        std = gaussian_noise_std(self.noise_multiplier, self.clipping_norm, self.num_sampled_clients)
+        std = gaussian_noise_std(
+            self.noise_multiplier, self.clipping_norm, self.num_sampled_clients
+        )
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(server_round)]))
         out: Params = []
         for m in mean:
@@ -194,18 +198,28 @@ class DifferentialPrivacyServerSideFixedClipping:
         return self.strategy.aggregate_fit(server_round, [(noisy, 1)], current)
 
 
-def dp_event(noise_multiplier: float, sample_rate: float, num_rounds: int) -> dp_accounting.DpEvent:
-    """The ``dp-accounting`` event of ``num_rounds`` rounds of the subsampled Gaussian.
+def dp_event(
+    noise_multiplier: float, sample_rate: float, num_rounds: int
+) -> dp_accounting.DpEvent:
+    """Return the ``dp-accounting`` event of ``num_rounds`` rounds of the subsampled Gaussian.
 
     Introduced in :ref:`ch-differential-privacy`.
     """
     sigma = _check_noise_multiplier(noise_multiplier)
     if not np.isfinite(sample_rate) or not 0 < sample_rate <= 1:
         raise ValueError(f"The sample rate should lie in (0, 1], got {sample_rate!r}.")
-    if isinstance(num_rounds, bool) or not isinstance(num_rounds, int | np.integer) or num_rounds < 0:
-        raise ValueError(f"The number of rounds should be a non-negative integer, got {num_rounds!r}.")
+    if (
+        isinstance(num_rounds, bool)
+        or not isinstance(num_rounds, int | np.integer)
+        or num_rounds < 0
+    ):
+        raise ValueError(
+            f"The number of rounds should be a non-negative integer, got {num_rounds!r}."
+        )
     gaussian = dp_accounting.GaussianDpEvent(sigma)
-    step = gaussian if sample_rate == 1 else dp_accounting.PoissonSampledDpEvent(sample_rate, gaussian)
+    step: dp_accounting.DpEvent = gaussian
+    if sample_rate < 1:
+        step = dp_accounting.PoissonSampledDpEvent(sample_rate, gaussian)
     return dp_accounting.SelfComposedDpEvent(step, int(num_rounds))
 
 
