@@ -105,6 +105,8 @@ def local_sgd(
     check_positive(lr, name="lr")
     if local_epochs < 1:
         raise ValueError(f"local_epochs must be at least 1, got {local_epochs}")
+    if not np.isfinite(mu) or mu < 0:
+        raise ValueError(f"mu (the FedProx proximal coefficient) must be >= 0, got {mu!r}")
     theta_global = np.asarray(theta, dtype=np.float64)
     w = theta_global.copy()
     n = X.shape[0]
@@ -212,6 +214,8 @@ def numpy_client_fn(
     def fit(
         cid: int, params: Params, server_round: int, rng: np.random.Generator
     ) -> tuple[Params, int]:
+        if not 0 <= cid < len(data):
+            raise ValueError(f"{client_label(cid)} does not exist: clients are 0..{len(data) - 1}")
         X, y = data[cid]
         theta = params[0]
         new, _ = local_sgd(
@@ -229,17 +233,44 @@ def fedsgd_round(
     *,
     model: Model,
     lr: float,
+    aggregate_fn: AggregateFn = weighted_average,
 ) -> Array:
     """One FedSGD round: weighted average of client gradients, then one step.
 
     ``theta - lr * sum_k (n_k/n) grad J_k(theta)``, which equals one step of
     centralised full-batch gradient descent. Introduced in :ref:`ch-fedsgd`.
+
+    Parameters
+    ----------
+    theta
+        The global model broadcast by the server (not modified).
+    clients
+        One ``(X, y)`` data set per hospital.
+    model
+        The loss whose gradient each hospital computes.
+    lr
+        Server learning rate ``eta`` (positive).
+    aggregate_fn
+        How the server combines the ``(gradient, num_examples)`` pairs; the default
+        :func:`fedmed_lib.aggregate.weighted_average` gives the gradient of the pooled
+        loss, :func:`fedmed_lib.aggregate.unweighted_average` the biased rule.
+
+    Returns
+    -------
+    numpy.ndarray
+        The new global model.
+
+    Raises
+    ------
+    ValueError
+        If ``theta`` contains NaN/Inf, ``lr`` is not positive, or a client's data is
+        malformed (the message names the client).
     """
     data = check_clients(clients)
-    theta = np.asarray(theta, dtype=np.float64)
+    theta = check_params([theta], name="theta")[0]
     check_positive(lr, name="lr")
     results = [([model.grad(theta, X, y)], X.shape[0]) for X, y in data]
-    g = weighted_average(results, reference=[theta])[0]
+    g = aggregate_fn(results, reference=[theta])[0]
     return np.asarray(theta - lr * g)
 
 
