@@ -40,6 +40,9 @@ def shard_partition(
     classes.
     """
     y = np.asarray(y)
+    if shards_per_client < 1:
+        raise ValueError(f"shards_per_client must be at least 1, got {shards_per_client}")
+    _check(len(y), num_clients)
     _check(len(y), num_clients * shards_per_client)
     rng = np.random.default_rng(seed)
     order = np.argsort(y, kind="stable")

@@ -41,6 +41,7 @@ class Strategy(Protocol):
 
 
 EvalFn = Callable[[Params], dict[str, float]]
+StopFn = Callable[["History"], bool]
 
 
 @dataclass
@@ -75,10 +76,15 @@ class History:
         for k, v in values.items():
             self.metrics.setdefault(k, []).append(float(v))
 
-    def rounds_to_reach(self, name: str, target: float) -> int | None:
-        """First round at which metric ``name`` reaches ``target`` (``None`` if never)."""
+    def rounds_to_reach(
+        self, name: str, target: float, *, higher_is_better: bool = True
+    ) -> int | None:
+        """First round at which metric ``name`` reaches ``target`` (``None`` if never).
+
+        With ``higher_is_better=False`` (a loss), "reaches" means ``value <= target``.
+        """
         for r, v in zip(self.rounds, self.metrics.get(name, []), strict=False):
-            if v >= target:
+            if (v >= target) if higher_is_better else (v <= target):
                 return r
         return None
 
@@ -102,6 +108,7 @@ def run_simulation(
     eval_fn: EvalFn | None = None,
     eval_every: int = 1,
     keep_params: bool = False,
+    stop_fn: StopFn | None = None,
 ) -> History:
     """Run ``num_rounds`` rounds of federated training in one process.
 
@@ -127,11 +134,26 @@ def run_simulation(
         ``eval_every`` rounds.
     keep_params
         Keep the global parameters of every round in ``History.params_per_round``.
+    stop_fn
+        ``f(history) -> bool``, called after each evaluation; the simulation stops
+        early when it returns ``True`` (e.g. once a target accuracy is reached, to
+        count communication rounds in :ref:`ch-fedavg`).
+
+    Raises
+    ------
+    ValueError
+        If ``num_clients``, ``num_rounds`` or ``eval_every`` is out of range, the
+        initial parameters contain NaN/Inf, or the strategy samples a client that
+        does not exist.
     """
     if num_clients < 1:
         raise ValueError(f"num_clients must be at least 1, got {num_clients}")
     if num_rounds < 0:
         raise ValueError(f"num_rounds must be non-negative, got {num_rounds}")
+    if eval_every < 1:
+        raise ValueError(f"eval_every must be at least 1, got {eval_every}")
+    if stop_fn is not None and eval_fn is None:
+        raise ValueError("stop_fn needs eval_fn: it looks at the evaluated metrics")
     params = check_params(initial_parameters, name="initial_parameters")
     history = History()
     root = np.random.SeedSequence(seed)
@@ -142,6 +164,11 @@ def run_simulation(
         history.params_per_round.append([p.copy() for p in params])
     for server_round in range(1, num_rounds + 1):
         chosen = strategy.configure_fit(server_round, num_clients, sampler)
+        bad = [c for c in chosen if not 0 <= c < num_clients]
+        if bad:
+            raise ValueError(
+                f"the strategy sampled client {bad[0]}, but clients are 0..{num_clients - 1}"
+            )
         round_seeds = np.random.SeedSequence([seed, server_round]).spawn(num_clients)
         results = []
         for cid in chosen:
@@ -155,5 +182,7 @@ def run_simulation(
             history.params_per_round.append([p.copy() for p in params])
         if eval_fn is not None and (server_round % eval_every == 0 or server_round == num_rounds):
             history.add_metrics(server_round, eval_fn(params))
+            if stop_fn is not None and stop_fn(history):
+                break
     history.params = params
     return history
