@@ -1,0 +1,104 @@
+"""Self-checks for :ref:`ch-gradient-leakage`: recover a record from a dense layer's gradient.
+
+The learner writes ``recover_input(grad_W, grad_b)`` that returns the input ``x`` of
+a dense layer ``z = W x + b`` (``grad_W`` has one row per output unit) from the
+gradient of one record's loss, ``x_j = grad_W[i, j] / grad_b[i]`` (Geiping et al.,
+NeurIPS 2020). The check runs it on small random layers and names the typical
+mistake without printing the expected record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from fedmed_lib.check import Feedback, correct, wrong
+
+
+def _cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]:
+    """Small single-record gradients ``(grad_W, grad_b, x, description)``."""
+    rng = np.random.default_rng(1111)
+    cases = []
+    # A plain layer: 3 outputs, 5 inputs, every bias gradient non-zero.
+    x = rng.uniform(0.5, 2.0, size=5) * rng.choice([-1.0, 1.0], size=5)
+    delta = np.array([0.7, -0.2, 1.3])
+    cases.append((np.outer(delta, x), delta, x, "a layer with 3 outputs and 5 inputs"))
+    # Output unit 0 carries no gradient (an inactive ReLU unit): row 0 is all zeros.
+    x = rng.uniform(0.5, 2.0, size=4) * rng.choice([-1.0, 1.0], size=4)
+    delta = np.array([0.0, -0.8, 0.4])
+    cases.append((np.outer(delta, x), delta, x, "a layer whose first unit is inactive"))
+    return cases
+
+
+def check_recover_input(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Feedback:
+    """Check a learner's ``recover_input(grad_W, grad_b) -> x``.
+
+    Detects: dividing the wrong way (``grad_b / grad_W``), taking a column instead of
+    a row (wrong shape), a row whose bias gradient is zero (NaN), a weight row and a
+    bias entry from different units, and a flipped sign.
+    """
+    for gW, gb, x, name in _cases():
+        try:
+            out = fn(gW.copy(), gb.copy())
+        except ZeroDivisionError:
+            return wrong(
+                f"On {name} your function divided by zero.",
+                "pick an output unit i whose bias gradient grad_b[i] is not zero.",
+            )
+        except Exception as err:  # noqa: BLE001  (report any learner error)
+            return wrong(
+                f"On {name} your function raised {type(err).__name__}: {err}.",
+                "grad_W has shape (n_outputs, n_inputs) and grad_b has shape (n_outputs,).",
+            )
+        out = np.asarray(out, dtype=np.float64).reshape(-1) if np.ndim(out) > 1 else np.asarray(
+            out, dtype=np.float64
+        )
+        if out.shape != x.shape:
+            return wrong(
+                f"On {name} you returned shape {out.shape}, but the record has one entry "
+                "per input.",
+                "take a row grad_W[i] (one entry per input), not a column grad_W[:, j].",
+            )
+        if not np.all(np.isfinite(out)):
+            return wrong(
+                f"On {name} your record contains NaN or Inf.",
+                "grad_b[i] = 0 for an inactive unit: choose a row i with grad_b[i] != 0 "
+                "(for example the one with the largest |grad_b[i]|).",
+            )
+        if np.allclose(out, x, rtol=1e-9, atol=1e-12):
+            continue
+        with np.errstate(divide="ignore"):
+            if np.allclose(out, 1.0 / x, rtol=1e-9):
+                return wrong(
+                    f"On {name} you divided the wrong way round.",
+                    "dL/dW_ij = delta_i x_j and dL/db_i = delta_i: which one divided by "
+                    "which leaves x_j?",
+                )
+        if np.allclose(out, -x, rtol=1e-9):
+            return wrong(
+                f"On {name} every entry has the wrong sign.",
+                "divide by grad_b[i] itself, not by its absolute value or its negative.",
+            )
+        ratio = out / x
+        if np.allclose(ratio, ratio[0], rtol=1e-9):
+            mixed = [
+                (a, b) for a in range(gb.size) for b in range(gb.size)
+                if a != b and gb[b] != 0 and np.isclose(ratio[0], gb[a] / gb[b], rtol=1e-9)
+            ]
+            if mixed:
+                return wrong(
+                    f"On {name} your record is proportional to the right one, but scaled.",
+                    "the weight row and the bias entry must come from the same output unit i.",
+                )
+            return wrong(
+                f"On {name} your record is proportional to the right one, but scaled.",
+                "a row grad_W[i] is grad_b[i] times x: divide that row by grad_b[i].",
+            )
+        return wrong(
+            f"On {name} your record is not the input of the layer.",
+            "every row of grad_W is grad_b[i] times the same vector x.",
+        )
+    return correct(
+        "You recover the record exactly, including when a unit carries no gradient."
+    )
