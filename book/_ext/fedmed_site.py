@@ -1,0 +1,35 @@
+"""Small Sphinx fixes for the FedMed site.
+
+- sphinx-thebe registers its configuration script once per build *and* Jupyter
+  Book 1 runs that registration twice, so each page declared ``THEBE_JS_URL``
+  twice and the browser logged an error; keep each script once per page.
+- Sphinx adds MathJax only to pages where it detects equations, and it misses
+  the maths of Markdown pages parsed by MyST-NB (the notation page rendered raw
+  TeX); load the site's own MathJax on every page instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _dedupe_scripts(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for js in scripts:
+        key = (str(js.filename or ""), str(js.attributes.get("body", "")))
+        if key in seen:
+            continue
+        seen.add(key)
+        unique.append(js)
+    scripts[:] = unique  # in place: later handlers (MathJax) add to this same list
+
+
+def setup(app: Any) -> dict[str, Any]:
+    """Register the fixes."""
+    app.connect("html-page-context", _dedupe_scripts, priority=1)
+    app.set_html_assets_policy("always")
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
