@@ -11,7 +11,6 @@ of them together more than 8 minutes.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
