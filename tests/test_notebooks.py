@@ -1,0 +1,71 @@
+"""Every chapter in the table of contents meets the book's chapter standard.
+
+Structure only (the nbval run executes them): learning objectives, a summary,
+at least three exercises each with a folded solution, assert cells, a pinned
+headline cell, a self-check exercise, and no committed outputs except the pinned
+cells.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toc_notebooks() -> list[Path]:
+    toc = yaml.safe_load((ROOT / "book" / "_toc.yml").read_text())
+    files = []
+    for part in toc.get("parts", []):
+        for ch in part.get("chapters", []):
+            if ch["file"].startswith("notebooks/"):
+                files.append(ROOT / (ch["file"] + ".ipynb"))
+    return files
+
+
+NOTEBOOKS = toc_notebooks()
+
+
+def test_toc_lists_every_chapter_notebook() -> None:
+    on_disk = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    listed = sorted(p.name for p in NOTEBOOKS)
+    assert on_disk == listed, f"notebooks/ and book/_toc.yml disagree: {on_disk} vs {listed}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_standard(path: Path) -> None:
+    assert path.exists(), f"{path.name} is in the table of contents but missing"
+    nb = nbformat.read(path, as_version=4)
+    md = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert re.search(r"^\(ch-[a-z0-9-]+\)=", md, re.M), "no (ch-...)= label for the chapter"
+    assert re.search(r"^## Learning objectives", md, re.M), "no '## Learning objectives'"
+    assert re.search(r"^## Summary", md, re.M), "no '## Summary'"
+    assert re.search(r"^## Exercises", md, re.M), "no '## Exercises'"
+    exercises = re.findall(r"(?:`{3,}|:{3,})\{exercise\}[^\n]*\n:label: ([\w-]+)", md)
+    solutions = re.findall(
+        r"(?:`{3,}|:{3,})\{solution\} ([\w-]+)\n(?::[^\n]*\n)*?:class: dropdown", md
+    )
+    assert len(exercises) >= 3, f"only {len(exercises)} exercises"
+    missing = set(exercises) - set(solutions)
+    assert not missing, f"exercises without a folded (dropdown) solution: {sorted(missing)}"
+    assert any(re.search(r"^\s*assert ", s, re.M) for s in code), "no assert cell"
+    assert any(s.lstrip().startswith("# NBVAL_CHECK_OUTPUT") for s in code), "no pinned cell"
+    assert "fedmed_lib.check" in md + "\n".join(code), "no self-check exercise (fedmed_lib.check)"
+    assert code and "google.colab" in code[0], "the first cell is not the Colab install cell"
+
+
+def test_notebooks_committed_without_outputs() -> None:
+    paths = [str(p) for p in NOTEBOOKS if p.exists()]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "strip_outputs.py"), "--check", *paths],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
