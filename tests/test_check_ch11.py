@@ -105,3 +105,12 @@ def test_feedback_never_reveals_the_record():
         fb = check_recover_input(fn)
         assert not fb.passed
         assert re.search(r"\d\.\d", fb.message) is None, fb.message
+
+
+def test_stub_not_written_yet():
+    def stub(grad_W, grad_b):
+        raise NotImplementedError
+
+    fb = check_recover_input(stub)
+    assert not fb.passed
+    assert "not written yet" in fb.message
