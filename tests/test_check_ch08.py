@@ -52,6 +52,6 @@ def test_typical_mistakes_get_their_hint(fn: Callable, hint: str) -> None:
 
 def test_feedback_never_reveals_expected_values() -> None:
     fb = check_federated_validation_loss(lambda loss, n: float(np.mean(loss)))
-    expected = correct_fn([0.2, 0.9], [300, 25])
+    expected = correct_fn([0.2, 0.9, 0.45], [300, 25, 40])
     for fmt in (f"{expected:.2f}", f"{expected:.3f}", f"{expected:.4f}"):
         assert fmt not in fb.message

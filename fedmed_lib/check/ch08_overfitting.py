@@ -20,7 +20,7 @@ FederatedLossFn = Callable[[Sequence[float], Sequence[int]], float]
 
 # (site losses, site sizes): unequal sizes so that every mistake gives another number.
 _CASES: tuple[tuple[tuple[float, ...], tuple[int, ...]], ...] = (
-    ((0.2, 0.9), (300, 25)),
+    ((0.2, 0.9, 0.45), (300, 25, 40)),
     ((0.5, 0.1, 1.3), (60, 150, 10)),
     ((0.7, 0.4, 0.25, 0.6), (91, 89, 37, 60)),
 )
