@@ -183,6 +183,7 @@ def cache_dir() -> Path:
 
     ``$FEDMED_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/fedmed``, else
     ``~/.cache/fedmed``. The folder is not created until something is downloaded.
+    Introduced in :ref:`ch-four-hospitals`.
     """
     explicit = os.environ.get("FEDMED_CACHE_DIR")
     if explicit:
@@ -212,7 +213,10 @@ def _search_dirs(data_dir: str | Path | None) -> list[Path]:
 
 
 def heart_file(site: str) -> str:
-    """Return the relative path of one hospital's file, e.g. ``heart_disease/processed.va.data``."""
+    """Return the relative path of one hospital's file, e.g. ``heart_disease/processed.va.data``.
+
+    Introduced in :ref:`ch-four-hospitals`.
+    """
     if site not in HEART_SITES:
         raise ValueError(f"unknown heart-disease site {site!r}; choose one of {HEART_SITES}")
     return f"heart_disease/processed.{site}.data"

@@ -13,6 +13,7 @@ from fedmed_lib.check.ch01_why_fl import (
     check_weighted_accuracy,
 )
 
+
 def _letter(word: str) -> str:
     """Letter of the step whose text contains ``word`` (the order read from the texts)."""
     (letter,) = [k for k, v in FIVE_STEPS.items() if word in v]
