@@ -1,0 +1,196 @@
+"""Tests of the self-checks of :ref:`ch-gradient-descent`: right answers pass, each
+typical slip gets its own hint, and no message reveals the expected numbers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from fedmed_lib.check.ch03_gradient_descent import (
+    _problems,
+    check_gd_step,
+    check_max_step_size,
+)
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03_gradient_descent.ipynb"
+
+
+def _top_eig(M):
+    return np.linalg.eigvalsh(M)[-1]
+
+
+# --- check_max_step_size -----------------------------------------------------------
+
+
+def step_right(X):
+    return 2.0 / _top_eig(2.0 / X.shape[0] * X.T @ X)
+
+
+def step_right_other_route(X):  # 1 / lambda_max(X^T X / n) is the same number
+    return 1.0 / _top_eig(X.T @ X / X.shape[0])
+
+
+def step_no_two_in_hessian(X):  # eigenvalue of X^T X / n instead of 2 X^T X / n
+    return 2.0 / _top_eig(X.T @ X / X.shape[0])
+
+
+def step_one_over_L(X):
+    return 1.0 / _top_eig(2.0 / X.shape[0] * X.T @ X)
+
+
+def step_no_mean(X):
+    return 2.0 / _top_eig(2.0 * X.T @ X)
+
+
+def step_smallest_eig(X):
+    return 2.0 / np.linalg.eigvalsh(2.0 / X.shape[0] * X.T @ X)[0]
+
+
+def step_returns_L(X):
+    return _top_eig(2.0 / X.shape[0] * X.T @ X)
+
+
+def step_trace(X):
+    return 2.0 / np.trace(2.0 / X.shape[0] * X.T @ X)
+
+
+def step_all_eigs(X):
+    return 2.0 / np.linalg.eigvalsh(2.0 / X.shape[0] * X.T @ X)
+
+
+def step_negative(X):
+    return -step_right(X)
+
+
+def step_stub(X):
+    raise NotImplementedError
+
+
+def step_constant(X):
+    return 0.1
+
+
+def test_max_step_right_answers_pass():
+    for fn in (step_right, step_right_other_route):
+        fb = check_max_step_size(fn)
+        assert fb.passed, fb.message
+
+
+@pytest.mark.parametrize(
+    ("fn", "hint"),
+    [
+        (step_no_two_in_hessian, "Hessian of this J is 2 X^T X / N"),
+        (step_one_over_L, "|1 - lr * L| = 1"),
+        (step_no_mean, "factor 1/N"),
+        (step_smallest_eig, "largest eigenvalue"),
+        (step_returns_L, "2 divided by the largest eigenvalue"),
+        (step_trace, "trace"),
+        (step_all_eigs, "keep only the largest"),
+        (step_negative, "positive"),
+        (step_stub, "NotImplementedError"),
+        (step_constant, "compute the Hessian"),
+    ],
+)
+def test_max_step_typical_mistakes(fn, hint):
+    fb = check_max_step_size(fn)
+    assert not fb.passed
+    assert hint in fb.message
+    assert "Hint:" in fb.message
+
+
+@pytest.mark.parametrize("fn", [step_no_two_in_hessian, step_one_over_L, step_constant])
+def test_max_step_messages_reveal_no_numbers(fn):
+    assert re.findall(r"\d\.\d", check_max_step_size(fn).message) == []
+
+
+# --- check_gd_step ----------------------------------------------------------------
+
+
+def gd_right(theta, X, y, lr):
+    return theta - lr * 2.0 / X.shape[0] * X.T @ (X @ theta - y)
+
+
+def gd_ascent(theta, X, y, lr):
+    return theta + lr * 2.0 / X.shape[0] * X.T @ (X @ theta - y)
+
+
+def gd_no_lr(theta, X, y, lr):
+    return theta - 2.0 / X.shape[0] * X.T @ (X @ theta - y)
+
+
+def gd_half(theta, X, y, lr):
+    return theta - lr / X.shape[0] * X.T @ (X @ theta - y)
+
+
+def gd_no_mean(theta, X, y, lr):
+    return theta - lr * 2.0 * X.T @ (X @ theta - y)
+
+
+def gd_in_place(theta, X, y, lr):
+    theta -= lr * 2.0 / X.shape[0] * X.T @ (X @ theta - y)
+    return theta
+
+
+def gd_wrong_direction(theta, X, y, lr):
+    return theta - lr * X.T @ y
+
+
+def gd_returns_gradient_shape(theta, X, y, lr):
+    return (theta - lr * 2.0 / X.shape[0] * X.T @ (X @ theta - y))[:, None]
+
+
+def gd_wrong_length(theta, X, y, lr):
+    return theta - 3.0 * lr * 2.0 / X.shape[0] * X.T @ (X @ theta - y)
+
+
+def test_gd_step_right_answer_passes():
+    fb = check_gd_step(gd_right)
+    assert fb.passed, fb.message
+
+
+@pytest.mark.parametrize(
+    ("fn", "hint"),
+    [
+        (gd_ascent, "subtracts the gradient"),
+        (gd_no_lr, "multiply the gradient by lr"),
+        (gd_half, "factor 2"),
+        (gd_no_mean, "factor 1/N"),
+        (gd_in_place, "return a new array"),
+        (gd_wrong_direction, "compute the gradient"),
+        (gd_returns_gradient_shape, "keeps the shape of theta"),
+        (gd_wrong_length, "check each factor"),
+    ],
+)
+def test_gd_step_typical_mistakes(fn, hint):
+    fb = check_gd_step(fn)
+    assert not fb.passed
+    assert hint in fb.message
+
+
+def test_problems_distinguish_the_slips():
+    # the ratios the checks rely on (N, N/2, 2, 1/2, 1/lr) must be distinct
+    for X, _, _ in _problems():
+        n = X.shape[0]
+        assert len({n, n / 2, 2.0, 0.5, 1 / 0.05, 1 / 0.2}) == 6
+
+
+@pytest.mark.parametrize(
+    ("label", "check"),
+    [("ex-gd-max-step", check_max_step_size), ("ex-gd-step", check_gd_step)],
+)
+def test_solutions_in_the_notebook_pass(label, check):
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    cell = next(c.source for c in nb.cells if f"{{solution}} {label}" in c.source)
+    block = cell[cell.index(f"{{solution}} {label}"):]
+    code = re.search(r"```python\n(.*?)```", block, re.S)
+    assert code is not None
+    namespace: dict = {"np": np, check.__name__: check}
+    exec(code.group(1).replace("print(", "_fb = ("), namespace)
+    assert namespace["_fb"].passed
+    # the text after the code quotes the exact message
+    after = " ".join(block[code.end():].split("````")[0].split())
+    assert " ".join(str(namespace["_fb"]).split()) in after
