@@ -1,0 +1,114 @@
+"""Tests of fedmed_lib.partition: coverage, skew, determinism, bad arguments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fedmed_lib.partition import (
+    dirichlet_partition,
+    feature_shift,
+    iid_partition,
+    label_counts,
+    quantity_skew_partition,
+    shard_partition,
+)
+
+Y = np.repeat(np.arange(10), 60)  # 600 labels, 10 balanced classes
+
+
+def assert_covers_once(parts, n):
+    allidx = np.concatenate(parts)
+    assert len(allidx) == n
+    np.testing.assert_array_equal(np.sort(allidx), np.arange(n))
+    assert all(p.dtype == np.int64 for p in parts)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: iid_partition(600, 7, seed=1),
+        lambda: shard_partition(Y, 10, shards_per_client=2, seed=1),
+        lambda: dirichlet_partition(Y, 8, alpha=0.3, seed=1),
+        lambda: dirichlet_partition(Y, 8, alpha=100.0, seed=1),
+        lambda: quantity_skew_partition(600, 5, alpha=0.5, seed=1, min_size=3),
+    ],
+)
+def test_every_index_exactly_once_and_deterministic(make):
+    parts = make()
+    assert_covers_once(parts, 600)
+    again = make()
+    for a, b in zip(parts, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_iid_sizes_near_equal_and_seed_matters():
+    parts = iid_partition(10, 3, seed=0)
+    assert sorted(len(p) for p in parts) == [3, 3, 4]
+    assert not all(np.array_equal(a, b) for a, b in zip(parts, iid_partition(10, 3, seed=1), strict=True))
+
+
+def test_shards_give_few_classes_per_client():
+    parts = shard_partition(Y, 10, shards_per_client=2, seed=0)
+    classes = (label_counts(Y, parts) > 0).sum(axis=1)
+    assert classes.max() <= 2  # each shard of 30 lies within one class of 60
+    assert (label_counts(Y, iid_partition(600, 10, seed=0)) > 0).sum(axis=1).min() >= 8
+
+
+def total_variation_from_global(parts):
+    counts = label_counts(Y, parts, num_classes=10)
+    props = counts / counts.sum(axis=1, keepdims=True)
+    return 0.5 * np.abs(props - 0.1).sum(axis=1).mean()
+
+
+def test_dirichlet_large_alpha_near_iid_small_alpha_skewed():
+    near_iid = total_variation_from_global(dirichlet_partition(Y, 8, alpha=1000.0, seed=0))
+    skewed = total_variation_from_global(dirichlet_partition(Y, 8, alpha=0.1, seed=0))
+    iid = total_variation_from_global(iid_partition(600, 8, seed=0))
+    assert near_iid < 0.1 and iid < 0.15
+    assert skewed > 0.5
+    assert skewed > 4 * near_iid
+
+
+def test_dirichlet_min_size_and_quantity_skew_sizes():
+    parts = dirichlet_partition(Y, 10, alpha=0.1, seed=0, min_size=10)
+    assert min(len(p) for p in parts) >= 10
+    sizes = [len(p) for p in quantity_skew_partition(600, 5, alpha=0.3, seed=0, min_size=5)]
+    assert min(sizes) >= 5 and max(sizes) > 3 * min(sizes)
+
+
+def test_label_counts_hand_computed():
+    y = np.array([0, 1, 1, 2])
+    counts = label_counts(y, [np.array([0, 1]), np.array([2, 3])])
+    np.testing.assert_array_equal(counts, [[1, 1, 0], [0, 1, 1]])
+
+
+def test_feature_shift_changes_each_client_differently():
+    X = np.ones((6, 2))
+    parts = iid_partition(6, 2, seed=0)
+    shifted = feature_shift(X, 2, parts, scale=0.5, seed=0)
+    assert [s.shape for s in shifted] == [(3, 2), (3, 2)]
+    assert not np.allclose(shifted[0][0], shifted[1][0])
+    np.testing.assert_array_equal(feature_shift(X, 2, parts, scale=0.0)[0], X[parts[0]])
+
+
+@pytest.mark.parametrize(
+    ("call", "needle"),
+    [
+        (lambda: iid_partition(10, 0), "num_clients must be at least 1"),
+        (lambda: iid_partition(3, 5), "cannot split 3 examples over 5 clients"),
+        (lambda: shard_partition(Y, 0), "num_clients must be at least 1"),
+        (lambda: shard_partition(Y, 5, shards_per_client=0), "shards_per_client must be at least 1"),
+        (lambda: shard_partition(Y[:5], 3, shards_per_client=2), "cannot split 5 examples"),
+        (lambda: dirichlet_partition(Y, 4, alpha=0.0), "alpha must be a positive number"),
+        (lambda: dirichlet_partition(Y, 4, alpha=float("nan")), "alpha must be a positive number"),
+        (lambda: dirichlet_partition(Y, 4, alpha=0.01, min_size=200, max_tries=3), "could not give"),
+        (lambda: quantity_skew_partition(10, 4, alpha=-1.0), "alpha must be a positive number"),
+        (lambda: quantity_skew_partition(10, 4, alpha=1.0, min_size=3), "cannot split 10 examples"),
+        (lambda: feature_shift(np.ones((4, 2)), 3, iid_partition(4, 2)), "got 2 index arrays for 3"),
+    ],
+)
+def test_bad_arguments_raise_value_error(call, needle):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert needle in str(info.value)
