@@ -1,0 +1,361 @@
+"""Secure aggregation: the server learns the sum of the hospitals' updates and nothing else.
+
+A simulation, in integer arithmetic, of the protocol of Bonawitz et al., "Practical
+Secure Aggregation for Privacy-Preserving Machine Learning", CCS 2017, introduced in
+:ref:`ch-secure-aggregation`:
+
+1. **Fixed point.** Each update is encoded as integers modulo ``2**32``,
+   ``q = round(x * scale)``, negative numbers in two's complement. The sum decodes
+   exactly as long as the true sum of ``|q|`` stays below ``2**31``.
+2. **Pairwise masks.** Every pair of hospitals ``i < j`` agrees on a seed (a toy
+   Diffie-Hellman key agreement over the prime ``2**127 - 1``); hospital ``i`` adds
+   the mask ``PRG(seed)`` (numpy's ``Generator(PCG64(seed))``) and ``j`` subtracts
+   it, so all masks cancel in the sum.
+3. **Dropouts.** Each hospital splits its Diffie-Hellman secret into ``n`` Shamir
+   shares with threshold ``t`` (Shamir, "How to share a secret", CACM 1979). If a
+   hospital drops out after the masks were agreed, any ``t`` survivors hand the server
+   their shares; it rebuilds the dropped hospital's seeds and removes its dangling masks.
+
+Everything is deterministic given ``seed``. The toy key agreement and the random
+coefficients are for teaching, not for production cryptography.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fedmed_lib._validate import Params, check_update, client_label
+from fedmed_lib.aggregate import flatten, unflatten
+
+MODULUS = 2**32
+"""All masked arithmetic is modulo ``2**32`` (numpy ``uint32`` wraps around)."""
+
+DEFAULT_SCALE = 2**16
+"""Fixed-point scale: a resolution of ``2**-16`` and a range of ``[-2**15, 2**15)``."""
+
+PRIME = 2**127 - 1
+"""A Mersenne prime: the field of the Shamir shares and of the toy key agreement."""
+
+GENERATOR = 3
+"""Base of the toy Diffie-Hellman key agreement modulo :data:`PRIME`."""
+
+UInt32 = NDArray[np.uint32]
+
+KEY_BYTES = 16
+"""Size of a public key, a seed or a Shamir share (127-bit numbers)."""
+
+
+# --- fixed-point encoding --------------------------------------------------------------
+
+
+def encode(
+    values: np.ndarray, *, scale: int = DEFAULT_SCALE, client: int | str = "values"
+) -> UInt32:
+    """Encode real numbers as fixed-point integers modulo ``2**32`` (two's complement).
+
+    Introduced in :ref:`ch-secure-aggregation`.
+
+    Raises
+    ------
+    ValueError
+        If a value is NaN/Inf or ``|round(value * scale)| >= 2**31`` (outside the range),
+        naming ``client``.
+    """
+    who = client_label(client) if client != "values" else "values"
+    a = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{who}: contains NaN or Inf, which has no fixed-point encoding")
+    if isinstance(scale, bool) or not isinstance(scale, int | np.integer) or scale <= 0:
+        raise ValueError(f"scale must be a positive integer, got {scale!r}")
+    q = np.rint(a * scale)
+    if a.size and np.max(np.abs(q)) >= 2**31:
+        j = int(np.argmax(np.abs(q)))
+        raise ValueError(
+            f"{who}: value {a.ravel()[j]:.6g} is outside the fixed-point range "
+            f"+-{2**31 / scale:.6g} (scale {scale})"
+        )
+    return np.asarray(np.mod(q.astype(np.int64), MODULUS).astype(np.uint32))
+
+
+def decode(encoded: np.ndarray, *, scale: int = DEFAULT_SCALE) -> NDArray[np.float64]:
+    """Decode integers modulo ``2**32`` (two's complement) back to real numbers.
+
+    Introduced in :ref:`ch-secure-aggregation`.
+    """
+    q = np.asarray(encoded).astype(np.int64) % MODULUS
+    signed = np.where(q >= 2**31, q - MODULUS, q)
+    return np.asarray(signed / scale, dtype=np.float64)
+
+
+# --- additive secret sharing and pairwise masks -----------------------------------------
+
+
+def additive_shares(
+    encoded: np.ndarray, num_shares: int, *, rng: np.random.Generator
+) -> list[UInt32]:
+    """Split ``encoded`` into ``num_shares`` uniform arrays that sum to it modulo ``2**32``.
+
+    Any ``num_shares - 1`` of them are uniformly random whatever ``encoded`` is.
+    Introduced in :ref:`ch-secure-aggregation`.
+    """
+    if num_shares < 1:
+        raise ValueError(f"num_shares must be at least 1, got {num_shares}")
+    x = np.asarray(encoded, dtype=np.uint32)
+    shares = [
+        rng.integers(0, MODULUS, size=x.shape, dtype=np.uint32) for _ in range(num_shares - 1)
+    ]
+    last = x.copy()
+    for s in shares:
+        last -= s  # uint32 arithmetic wraps modulo 2**32
+    return [*shares, last]
+
+
+def prg_mask(seed: int, shape: int | tuple[int, ...]) -> UInt32:
+    """Expand a shared seed into a uniform mask modulo ``2**32`` with ``Generator(PCG64(seed))``.
+
+    Introduced in :ref:`ch-secure-aggregation`.
+    """
+    gen = np.random.Generator(np.random.PCG64(int(seed)))
+    return np.asarray(gen.integers(0, MODULUS, size=shape, dtype=np.uint32))
+
+
+def pair_seed_key(i: int, j: int) -> tuple[int, int]:
+    """Return the key ``(min, max)`` under which the seed of the pair ``{i, j}`` is stored."""
+    return (i, j) if i < j else (j, i)
+
+
+def mask(
+    encoded: np.ndarray, k: int, pair_seeds: dict[tuple[int, int], int], others: Iterable[int]
+) -> UInt32:
+    """Hospital ``k``'s masked input ``x_k + sum_{j>k} m_kj - sum_{j<k} m_jk`` mod ``2**32``.
+
+    ``pair_seeds[(i, j)]`` (with ``i < j``) is the seed shared by hospitals ``i`` and
+    ``j``; ``others`` lists the hospitals ``k`` shares a mask with. Introduced in
+    :ref:`ch-secure-aggregation`.
+    """
+    y = np.asarray(encoded, dtype=np.uint32).copy()
+    for j in others:
+        if j == k:
+            continue
+        m = prg_mask(pair_seeds[pair_seed_key(k, j)], y.shape)
+        if k < j:
+            y += m
+        else:
+            y -= m
+    return y
+
+
+# --- Diffie-Hellman (toy) and Shamir secret sharing ------------------------------------
+
+
+def random_field_element(rng: np.random.Generator, prime: int = PRIME) -> int:
+    """Draw a random integer in ``[1, prime)`` from 16 random bytes of ``rng``."""
+    return 1 + int.from_bytes(rng.bytes(KEY_BYTES), "big") % (prime - 1)
+
+
+def dh_public_key(secret: int, *, prime: int = PRIME, generator: int = GENERATOR) -> int:
+    """Public key ``generator**secret mod prime`` of a toy Diffie-Hellman key agreement."""
+    return pow(generator, secret, prime)
+
+
+def dh_shared_seed(secret: int, other_public: int, *, prime: int = PRIME) -> int:
+    """Return the seed both parties compute: ``other_public**secret mod prime``."""
+    return pow(other_public, secret, prime)
+
+
+def shamir_split(
+    secret: int, num_shares: int, threshold: int, *, rng: np.random.Generator, prime: int = PRIME
+) -> list[tuple[int, int]]:
+    """Split ``secret`` into shares ``(x, f(x))``, ``x = 1..num_shares``, of a random polynomial.
+
+    ``f`` has degree ``threshold - 1`` and ``f(0) = secret``: any ``threshold`` shares
+    determine it, fewer reveal nothing. Introduced in :ref:`ch-secure-aggregation`.
+
+    Raises
+    ------
+    ValueError
+        If ``threshold`` is not in ``[1, num_shares]``, ``num_shares >= prime`` or the
+        secret is not in ``[0, prime)``.
+    """
+    if not 1 <= threshold <= num_shares:
+        raise ValueError(
+            f"threshold must lie in [1, num_shares={num_shares}], got {threshold}"
+        )
+    if num_shares >= prime:
+        raise ValueError(f"num_shares={num_shares} must be smaller than the prime {prime}")
+    if not 0 <= secret < prime:
+        raise ValueError(f"the secret must lie in [0, prime), got {secret}")
+    coefficients = [secret] + [
+        int.from_bytes(rng.bytes(KEY_BYTES), "big") % prime for _ in range(threshold - 1)
+    ]
+    shares = []
+    for x in range(1, num_shares + 1):
+        y = 0
+        for c in reversed(coefficients):  # Horner's rule
+            y = (y * x + c) % prime
+        shares.append((x, y))
+    return shares
+
+
+def shamir_reconstruct(shares: Sequence[tuple[int, int]], *, prime: int = PRIME) -> int:
+    """Lagrange-interpolate the shares at 0: ``f(0) = sum_i y_i prod_{j != i} x_j/(x_j - x_i)``.
+
+    With at least ``threshold`` shares this is the secret; with fewer it is a value that
+    says nothing about it. Introduced in :ref:`ch-secure-aggregation`.
+
+    Raises
+    ------
+    ValueError
+        If there are no shares or two shares have the same ``x``.
+    """
+    if len(shares) == 0:
+        raise ValueError("no shares to reconstruct from")
+    xs = [int(x) % prime for x, _ in shares]
+    if len(set(xs)) != len(xs):
+        raise ValueError("two shares have the same x: each share must come from a different holder")
+    secret = 0
+    for i, (xi, yi) in enumerate(zip(xs, (int(y) for _, y in shares), strict=True)):
+        num, den = 1, 1
+        for j, xj in enumerate(xs):
+            if j != i:
+                num = num * xj % prime
+                den = den * (xj - xi) % prime
+        secret = (secret + yi * num * pow(den, -1, prime)) % prime
+    return secret
+
+
+# --- one round -------------------------------------------------------------------------
+
+
+@dataclass
+class SecAggResult:
+    """The outcome of :func:`secure_sum`.
+
+    Attributes
+    ----------
+    total
+        The decoded sum of the survivors' updates, shaped like one update.
+    total_encoded
+        The same sum as fixed-point integers modulo ``2**32`` (flattened).
+    survivors
+        The hospitals whose updates are in the sum.
+    masked
+        What the server received from each survivor (flattened, uint32): its view.
+    upload_bytes
+        Bytes each hospital sent (public key, Shamir shares, masked update, and the
+        shares that recover dropped hospitals).
+    plain_bytes
+        Bytes of one plain float32 update, for comparison.
+    """
+
+    total: Params
+    total_encoded: UInt32
+    survivors: list[int]
+    masked: dict[int, UInt32] = field(default_factory=dict)
+    upload_bytes: dict[int, int] = field(default_factory=dict)
+    plain_bytes: int = 0
+
+
+def secure_sum(
+    updates: Sequence[Sequence[np.ndarray]],
+    *,
+    dropouts: Iterable[int] = (),
+    threshold: int | None = None,
+    seed: int = 0,
+    scale: int = DEFAULT_SCALE,
+) -> SecAggResult:
+    """Sum the hospitals' updates with pairwise masking and Shamir dropout recovery.
+
+    Hospitals in ``dropouts`` take part in the key agreement and share their secrets,
+    then drop out before sending their masked update; the result is the exact
+    fixed-point sum of the survivors' updates. Introduced in :ref:`ch-secure-aggregation`.
+
+    Parameters
+    ----------
+    updates
+        One update (a list of arrays of the same shapes) per hospital.
+    dropouts
+        Indices of the hospitals that drop out after the shares were distributed.
+    threshold
+        Shares needed to rebuild a secret, ``t``; default ``n // 2 + 1``.
+    seed
+        Seed of every random choice (keys, shares).
+    scale
+        Fixed-point scale.
+
+    Raises
+    ------
+    ValueError
+        If there are fewer than 2 hospitals, an update has the wrong shape, NaN/Inf or
+        values outside the fixed-point range (naming the hospital), the survivors' sum
+        could overflow, a dropout index is invalid, or fewer than ``threshold``
+        hospitals survive.
+    """
+    n = len(updates)
+    if n < 2:
+        raise ValueError(f"secure aggregation needs at least 2 hospitals, got {n}")
+    reference = updates[0]
+    checked = [check_update(u, reference, client=k) for k, u in enumerate(updates)]
+    t = n // 2 + 1 if threshold is None else threshold
+    if isinstance(t, bool) or not isinstance(t, int | np.integer) or not 1 <= t <= n:
+        raise ValueError(f"threshold must be an integer in [1, {n}], got {threshold!r}")
+    dropped = sorted(set(int(d) for d in dropouts))
+    for d in dropped:
+        if not 0 <= d < n:
+            raise ValueError(f"dropout {d} is not a hospital index in [0, {n})")
+    survivors = [k for k in range(n) if k not in dropped]
+    if len(survivors) < t:
+        raise ValueError(
+            f"{len(dropped)} hospitals dropped out and only {len(survivors)} survive, fewer "
+            f"than the threshold {t}: the dropped hospitals' masks cannot be removed"
+        )
+    encoded = [encode(flatten(u), scale=scale, client=k) for k, u in enumerate(checked)]
+    bound = sum(np.abs(decode(encoded[k], scale=scale)) * scale for k in survivors)
+    if np.max(bound) >= 2**31:
+        raise ValueError(
+            "the sum of |values| * scale reaches 2**31: the fixed-point sum would "
+            "overflow; lower the scale or clip the updates"
+        )
+
+    rng = np.random.default_rng(seed)
+    # 1. Key agreement: every hospital publishes g**a mod p.
+    secrets = [random_field_element(rng) for _ in range(n)]
+    publics = [dh_public_key(a) for a in secrets]
+    pair_seeds = {
+        (i, j): dh_shared_seed(secrets[i], publics[j]) for i in range(n) for j in range(i + 1, n)
+    }
+    # 2. Each hospital sends a Shamir share of its secret to every other hospital.
+    shares = [shamir_split(a, n, t, rng=rng) for a in secrets]
+    upload = {k: KEY_BYTES + (n - 1) * KEY_BYTES for k in range(n)}
+    # 3. Survivors send masked updates (masks with *all* n hospitals).
+    masked = {k: mask(encoded[k], k, pair_seeds, range(n)) for k in survivors}
+    size = encoded[0].size
+    for k in survivors:
+        upload[k] += 4 * size
+    total = np.zeros(size, dtype=np.uint32)
+    for k in survivors:
+        total += masked[k]
+    # 4. Recovery: t survivors send their shares of each dropped hospital's secret.
+    helpers = survivors[:t]
+    for d in dropped:
+        a_d = shamir_reconstruct([shares[d][h] for h in helpers])
+        for h in helpers:
+            upload[h] += KEY_BYTES
+        for k in survivors:  # remove the dangling mask between k and d
+            m = prg_mask(dh_shared_seed(a_d, publics[k]), size)
+            if k < d:
+                total -= m
+            else:
+                total += m
+    return SecAggResult(
+        total=unflatten(decode(total, scale=scale), reference),
+        total_encoded=total,
+        survivors=survivors,
+        masked=masked,
+        upload_bytes=upload,
+        plain_bytes=4 * size,
+    )
