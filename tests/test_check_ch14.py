@@ -1,0 +1,120 @@
+"""Tests of the chapter 14 self-checks: correct answers pass, typical mistakes are named."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fedmed_lib.check.ch14_robust import check_median, check_trimmed_mean
+
+# --- median ----------------------------------------------------------------------------
+
+
+def test_median_correct() -> None:
+    fb = check_median(lambda U: np.median(U, axis=0))
+    assert fb.passed, fb.message
+
+
+def test_median_wrong_axis() -> None:
+    fb = check_median(lambda U: np.median(U, axis=1))
+    assert not fb.passed
+    assert "wrong axis" in fb.message and "axis=0" in fb.message
+
+
+def test_median_of_everything() -> None:
+    fb = check_median(lambda U: np.median(U))
+    assert not fb.passed and "single number" in fb.message
+
+
+def test_median_is_mean() -> None:
+    fb = check_median(lambda U: U.mean(axis=0))
+    assert not fb.passed and "equals the mean" in fb.message
+
+
+def test_median_whole_client() -> None:
+    def medoid(U):
+        return U[np.argsort(np.linalg.norm(U, axis=1))[len(U) // 2]]
+
+    fb = check_median(medoid)
+    assert not fb.passed and "one hospital's whole update" in fb.message
+
+
+def test_median_even_count() -> None:
+    fb = check_median(lambda U: np.sort(U, axis=0)[len(U) // 2])
+    assert not fb.passed and "two middle values" in fb.message
+
+
+def test_median_in_place_and_errors() -> None:
+    def in_place(U):
+        U.sort(axis=0)
+        return np.median(U, axis=0)
+
+    assert "in place" in check_median(in_place).message
+    assert "ZeroDivisionError" in check_median(lambda U: 1 / 0).message
+
+
+# --- trimmed mean ----------------------------------------------------------------------
+
+
+def good_trim(U, beta):
+    m = U.shape[0]
+    k = int(np.floor(beta * m))
+    return np.sort(U, axis=0)[k : m - k].mean(axis=0)
+
+
+def test_trimmed_correct() -> None:
+    fb = check_trimmed_mean(good_trim)
+    assert fb.passed, fb.message
+
+
+def test_trimmed_one_side() -> None:
+    def one_side(U, beta):
+        k = int(np.floor(beta * len(U)))
+        return np.sort(U, axis=0)[k:].mean(axis=0)
+
+    fb = check_trimmed_mean(one_side)
+    assert not fb.passed
+    assert "only one side" in fb.message and "AND the k largest" in fb.message
+
+
+def test_trimmed_no_trim() -> None:
+    fb = check_trimmed_mean(lambda U, beta: U.mean(axis=0))
+    assert not fb.passed and "nothing was trimmed" in fb.message
+
+
+def test_trimmed_wrong_axis() -> None:
+    def wrong_axis(U, beta):
+        k = int(np.floor(beta * U.shape[1]))
+        return np.sort(U, axis=1)[:, k : U.shape[1] - k].mean(axis=1)
+
+    fb = check_trimmed_mean(wrong_axis)
+    assert not fb.passed and "wrong axis" in fb.message
+
+
+def test_trimmed_whole_clients() -> None:
+    def by_norm(U, beta):
+        m = U.shape[0]
+        k = int(np.floor(beta * m))
+        order = np.argsort(np.linalg.norm(U, axis=1))
+        return U[order[k : m - k]].mean(axis=0)
+
+    fb = check_trimmed_mean(by_norm)
+    assert not fb.passed and "whole hospitals" in fb.message
+
+
+def test_trimmed_rounds_up() -> None:
+    def ceil_trim(U, beta):
+        m = U.shape[0]
+        k = int(np.ceil(beta * m))
+        return np.sort(U, axis=0)[k : m - k].mean(axis=0)
+
+    fb = check_trimmed_mean(ceil_trim)
+    assert not fb.passed and "one value too many" in fb.message
+
+
+def test_feedback_never_reveals_values() -> None:
+    msgs = [
+        check_median(lambda U: U.mean(axis=0)).message,
+        check_trimmed_mean(lambda U, beta: U.mean(axis=0)).message,
+    ]
+    for msg in msgs:
+        assert not any(ch.isdigit() for ch in msg.replace("axis=0", ""))
