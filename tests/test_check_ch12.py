@@ -1,0 +1,129 @@
+"""Tests of the chapter 12 self-check: a correct answer and each typical mistake."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from fedmed_lib.check.ch12_secure_aggregation import check_pairwise_masks
+from fedmed_lib.privacy.secagg import mask, prg_mask
+
+
+def good(x, k, pair_seeds, num_hospitals):
+    y = x.copy()
+    for j in range(num_hospitals):
+        if j == k:
+            continue
+        m = prg_mask(pair_seeds[(min(k, j), max(k, j))], x.shape)
+        y = y + m if k < j else y - m
+    return y
+
+
+def good_int64(x, k, pair_seeds, num_hospitals):
+    y = x.astype(np.int64)
+    for j in range(num_hospitals):
+        if j != k:
+            m = prg_mask(pair_seeds[(min(k, j), max(k, j))], x.shape).astype(np.int64)
+            y = y - m if k < j else y + m  # opposite convention: still cancels
+    return y % 2**32
+
+
+def test_correct_answers_pass():
+    for fn in (good, good_int64, lambda x, k, s, n: mask(x, k, s, range(n))):
+        fb = check_pairwise_masks(fn)
+        assert fb.passed, fb.message
+        assert "cancel exactly" in fb.message
+
+
+def test_both_parties_add():
+    def fn(x, k, pair_seeds, num_hospitals):
+        y = x.copy()
+        for j in range(num_hospitals):
+            if j != k:
+                y += prg_mask(pair_seeds[(min(k, j), max(k, j))], x.shape)
+        return y
+
+    fb = check_pairwise_masks(fn)
+    assert not fb.passed
+    assert "one of the pair adds the mask" in fb.message
+
+
+def test_only_larger_partners():
+    def fn(x, k, pair_seeds, num_hospitals):
+        y = x.copy()
+        for j in range(k + 1, num_hospitals):
+            y += prg_mask(pair_seeds[(k, j)], x.shape)
+        return y
+
+    fb = check_pairwise_masks(fn)
+    assert not fb.passed
+    assert "hospitals j < k" in fb.message
+
+
+def test_not_modulo_2_32():
+    def fn(x, k, pair_seeds, num_hospitals):
+        y = x.astype(np.int64)
+        for j in range(num_hospitals):
+            if j != k:
+                m = prg_mask(pair_seeds[(min(k, j), max(k, j))], x.shape).astype(np.int64)
+                y = y + m if k < j else y - m
+        return y
+
+    fb = check_pairwise_masks(fn)
+    assert not fb.passed
+    assert "work modulo 2**32" in fb.message
+
+
+def test_float_arithmetic():
+    def fn(x, k, pair_seeds, num_hospitals):
+        return good(x, k, pair_seeds, num_hospitals).astype(np.float64)
+
+    fb = check_pairwise_masks(fn)
+    assert not fb.passed
+    assert "Keep everything uint32" in fb.message
+
+
+def test_no_mask_and_wrong_key():
+    fb = check_pairwise_masks(lambda x, k, s, n: x)
+    assert not fb.passed
+    assert "unmasked" in fb.message
+
+    def fn(x, k, pair_seeds, num_hospitals):
+        y = x.copy()
+        for j in range(num_hospitals):
+            if j != k:
+                y += prg_mask(pair_seeds[(k, j)], x.shape)
+        return y
+
+    fb = check_pairwise_masks(fn)
+    assert not fb.passed
+    assert "(min(k, j), max(k, j))" in fb.message
+
+
+def test_unrelated_mask_and_stub():
+    def fn(x, k, pair_seeds, num_hospitals):
+        return x + prg_mask(1000 + k, x.shape)
+
+    fb = check_pairwise_masks(fn)
+    assert not fb.passed
+    assert "do not sum to the sum" in fb.message
+
+    def stub(x, k, pair_seeds, num_hospitals):
+        raise NotImplementedError
+
+    fb = check_pairwise_masks(stub)
+    assert not fb.passed
+    assert "not written yet" in fb.message
+
+
+def test_feedback_never_reveals_values():
+    def both_add(x, k, pair_seeds, num_hospitals):
+        y = x.copy()
+        for j in range(num_hospitals):
+            if j != k:
+                y += prg_mask(pair_seeds[(min(k, j), max(k, j))], x.shape)
+        return y
+
+    fb = check_pairwise_masks(both_add)
+    assert re.search(r"\d{4,}", fb.message) is None, fb.message
