@@ -215,8 +215,8 @@ class VectorizedFedAvg:
 
     Notes
     -----
-    The compiled graph is built on the first :meth:`run` and reused by later runs
-    with the same clients (any ``num_rounds`` and ``seed``).
+    The graph is traced once, by the constructor, and reused by every :meth:`run`
+    (any ``num_rounds``, ``seed`` and initial parameters).
     """
 
     def __init__(
@@ -303,7 +303,8 @@ class VectorizedFedAvg:
                 bs = bs.write(r, b)
             return w, b, ws.stack(), bs.stack()
 
-        return train
+        # Trace once, here, and call the concrete graph directly: runs never retrace.
+        return train.get_concrete_function()
 
     def orders(self, *, num_rounds: int, seed: int) -> IntArray:
         """Return the minibatch orders a run with this ``seed`` uses (:func:`minibatch_orders`)."""

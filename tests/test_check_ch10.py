@@ -86,3 +86,12 @@ def test_batched_average_typical_slips_get_their_hint(fn, hint):
     fb = check_batched_average(fn)
     assert not fb.passed
     assert hint in fb.message
+
+
+def test_stub_is_recognised():
+    def stub(*args):
+        raise NotImplementedError
+
+    for check in (check_batched_logits, check_batched_average):
+        fb = check(stub)
+        assert not fb.passed and "still the stub" in fb.message
