@@ -35,7 +35,7 @@ IntArray = NDArray[np.int64]
 
 @dataclass(frozen=True)
 class PaddedClients:
-    """Client data sets stacked into padded arrays.
+    """Client data sets stacked into padded arrays (see :func:`pad_clients`, :ref:`ch-scaling`).
 
     Attributes
     ----------
