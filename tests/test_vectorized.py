@@ -98,10 +98,14 @@ class ReplayRng:
         return order
 
 
-def test_same_global_model_as_numpy_fedavg_minibatch():
-    X, y, init = small_clients()
+@pytest.mark.parametrize(
+    ("client_sizes", "B"),
+    [((7, 3, 5, 1, 4), 2), ((12, 3, 9, 1, 4), 1)],  # the second has > 8 steps: tf.while_loop
+)
+def test_same_global_model_as_numpy_fedavg_minibatch(client_sizes, B):
+    X, y, init = small_clients(sizes=client_sizes)
     sizes = [len(v) for v in y]
-    num_rounds, E, B, lr, seed = 3, 2, 2, 0.4, 7
+    num_rounds, E, lr, seed = 3, 2, 0.4, 7
     orders = minibatch_orders(sizes, num_rounds=num_rounds, local_epochs=E, seed=seed)
     clients = [(add_intercept(Xk), yk) for Xk, yk in zip(X, y, strict=True)]
 
