@@ -85,7 +85,7 @@ def main() -> int:
     h_10k = sim_10k.run(num_rounds=10, seed=SEED)
     per_round_10k = (time.perf_counter() - t0) / 10
     ok_10k = bool(np.all(np.isfinite(h_10k.params[0])))
-    rows.append(("10,000 clients: first run (build + 1 round) | time per round",
+    rows.append(("10,000 clients: build + trace + 1 round | time per round",
                  f"{t_first:.2f} s | {per_round_10k * 1e3:.1f} ms", "runs, finite model", ok_10k))
 
     width = max(len(r[0]) for r in rows)
