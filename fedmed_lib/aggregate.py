@@ -23,6 +23,9 @@ def validate_results(
 ) -> list[tuple[Params, int]]:
     """Check every client's result and return them as float arrays.
 
+    Every aggregation rule calls this first, so a bad update is rejected before the
+    global model is touched. Introduced in :ref:`ch-fedsgd`.
+
     Parameters
     ----------
     results
@@ -36,6 +39,11 @@ def validate_results(
     ValueError
         If ``results`` is empty, or a client's params or ``num_examples`` are malformed;
         the message names the client (its index in ``results``).
+
+    Returns
+    -------
+    list of (Params, int)
+        The checked results, with float64 arrays.
     """
     if len(results) == 0:
         raise ValueError("no results to aggregate: the list of client results is empty")
@@ -56,7 +64,27 @@ def weighted_average(
     """Average parameters weighted by each client's number of examples.
 
     Computes ``sum_k (n_k / n) * params_k`` array by array, with ``n = sum_k n_k``.
-    Introduced in :ref:`ch-fedsgd`.
+    Equals Flower's ``flwr.server.strategy.aggregate.aggregate`` (tested in
+    ``tests/test_aggregate.py``). Introduced in :ref:`ch-fedsgd`.
+
+    Parameters
+    ----------
+    results
+        One ``(params, num_examples)`` pair per client; ``params`` is a list of arrays.
+    reference
+        Arrays with the expected shapes (the global model); defaults to the first
+        client's params.
+
+    Returns
+    -------
+    Params
+        One averaged array per array of ``params``.
+
+    Raises
+    ------
+    ValueError
+        If the list is empty or a client sends a wrong shape, NaN/Inf or a
+        non-positive ``num_examples`` (the message names the client).
 
     Examples
     --------
@@ -81,7 +109,9 @@ def unweighted_average(
 ) -> Params:
     """Average parameters giving every client the same weight ``1/K``.
 
-    The biased rule that :ref:`ch-fedsgd` compares with :func:`weighted_average`.
+    The biased rule that :ref:`ch-fedsgd` compares with :func:`weighted_average`:
+    used as FedSGD's aggregation it minimises ``(1/K) sum_k J_k`` instead of the
+    pooled loss. Same parameters, checks and errors as :func:`weighted_average`.
     """
     checked = validate_results(results, reference)
     k = len(checked)
@@ -92,7 +122,10 @@ def unweighted_average(
 
 
 def add(params: Sequence[np.ndarray], other: Sequence[np.ndarray], scale: float = 1.0) -> Params:
-    """Return ``params + scale * other`` array by array."""
+    """Return ``params + scale * other`` array by array.
+
+    The server's step ``theta + server_lr * mean update``. Introduced in :ref:`ch-fedavg`.
+    """
     return [
         np.asarray(p, float) + scale * np.asarray(o, float)
         for p, o in zip(params, other, strict=True)
@@ -100,17 +133,28 @@ def add(params: Sequence[np.ndarray], other: Sequence[np.ndarray], scale: float 
 
 
 def subtract(params: Sequence[np.ndarray], other: Sequence[np.ndarray]) -> Params:
-    """Return ``params - other`` array by array (e.g. a client's model update)."""
+    """Return ``params - other`` array by array (e.g. a client's model update).
+
+    Introduced in :ref:`ch-fedavg`.
+    """
     return add(params, other, -1.0)
 
 
 def flatten(params: Sequence[np.ndarray]) -> np.ndarray:
-    """Concatenate all arrays into one vector."""
+    """Concatenate all arrays into one vector. Introduced in :ref:`ch-gradient-descent`."""
     return np.concatenate([np.ravel(p) for p in params])
 
 
 def unflatten(vector: np.ndarray, like: Sequence[np.ndarray]) -> Params:
-    """Split a vector back into arrays shaped like ``like``."""
+    """Split a vector back into arrays shaped like ``like`` (inverse of :func:`flatten`).
+
+    Introduced in :ref:`ch-gradient-descent`.
+
+    Raises
+    ------
+    ValueError
+        If the vector's length differs from the total size of ``like``.
+    """
     out, i = [], 0
     for p in like:
         size = int(np.size(p))
@@ -122,5 +166,8 @@ def unflatten(vector: np.ndarray, like: Sequence[np.ndarray]) -> Params:
 
 
 def global_norm(params: Sequence[np.ndarray]) -> float:
-    """Euclidean norm of all arrays taken together."""
+    """Euclidean norm of all arrays taken together (used for clipping).
+
+    Introduced in :ref:`ch-differential-privacy`.
+    """
     return float(np.sqrt(sum(float(np.sum(np.square(p))) for p in params)))

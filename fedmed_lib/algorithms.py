@@ -37,7 +37,16 @@ AggregateFn = Callable[..., Params]
 def check_clients(
     clients: Sequence[tuple[np.ndarray, np.ndarray]],
 ) -> list[tuple[Array, Array]]:
-    """Validate a list of ``(X, y)`` client data sets (non-empty, same width, finite)."""
+    """Validate a list of ``(X, y)`` client data sets (non-empty, same width, finite).
+
+    Introduced in :ref:`ch-fedsgd`.
+
+    Raises
+    ------
+    ValueError
+        If the list is empty or a client's data is empty, not 2-D, has mismatched
+        rows, a different number of columns, or NaN/Inf (the message names the client).
+    """
     if len(clients) == 0:
         raise ValueError("no clients: the list of client data sets is empty")
     out = []
@@ -208,6 +217,20 @@ def numpy_client_fn(
 
     The returned function maps ``(client_id, params, server_round, rng)`` to the
     client's update ``(theta_local - theta_global)`` and its ``num_examples``.
+    Introduced in :ref:`ch-fedavg`.
+
+    Parameters
+    ----------
+    clients
+        One ``(X, y)`` data set per client (validated once, here).
+    model, lr, local_epochs, batch_size, mu, l2
+        As in :func:`local_sgd`.
+
+    Returns
+    -------
+    ClientFn
+        The client training function for :func:`fedmed_lib.simulation.run_simulation`;
+        it raises ``ValueError`` for an unknown client id.
     """
     data = check_clients(clients)
 
@@ -287,7 +310,13 @@ def fedavg_round(
 ) -> Array:
     """One FedAvg round with every client: local SGD, then the weighted model average.
 
-    Introduced in :ref:`ch-fedavg`.
+    Introduced in :ref:`ch-fedavg`. With ``local_epochs=1`` and ``batch_size=None`` it
+    equals :func:`fedsgd_round`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The new global model ``sum_k (n_k/n) theta_k``.
     """
     data = check_clients(clients)
     theta = np.asarray(theta, dtype=np.float64)
@@ -300,5 +329,5 @@ def fedavg_round(
 
 
 def initial_params(params: Sequence[np.ndarray]) -> Params:
-    """Validate and copy a model's initial parameters."""
+    """Validate and copy a model's initial parameters. Introduced in :ref:`ch-fedavg`."""
     return check_params(params, name="initial parameters")

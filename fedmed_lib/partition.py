@@ -25,7 +25,10 @@ def _check(n: int, num_clients: int) -> None:
 
 
 def iid_partition(n: int, num_clients: int, *, seed: int = 0) -> Indices:
-    """Shuffle ``n`` examples and deal them into ``num_clients`` near-equal parts."""
+    """Shuffle ``n`` examples and deal them into ``num_clients`` near-equal parts.
+
+    Introduced in :ref:`ch-fedavg`.
+    """
     _check(n, num_clients)
     order = np.random.default_rng(seed).permutation(n)
     return [np.sort(p).astype(np.int64) for p in np.array_split(order, num_clients)]
@@ -37,7 +40,13 @@ def shard_partition(
     """McMahan et al.'s pathological non-IID split: sort by label, cut into shards.
 
     Each client receives ``shards_per_client`` random shards, so it sees only a few
-    classes.
+    classes. Introduced in :ref:`ch-fedavg`.
+
+    Raises
+    ------
+    ValueError
+        If ``num_clients`` or ``shards_per_client`` is below 1 or there are fewer
+        examples than shards.
     """
     y = np.asarray(y)
     if shards_per_client < 1:
@@ -67,7 +76,13 @@ def dirichlet_partition(
 
     Large ``alpha`` (e.g. 100) gives nearly IID clients; small ``alpha`` (0.1) gives
     clients dominated by one class. Draws again until every client has at least
-    ``min_size`` examples.
+    ``min_size`` examples. Introduced in :ref:`ch-non-iid`.
+
+    Raises
+    ------
+    ValueError
+        If ``alpha`` is not positive, there are fewer examples than clients, or no
+        draw gives every client ``min_size`` examples in ``max_tries`` attempts.
     """
     y = np.asarray(y)
     _check(len(y), num_clients)
@@ -94,7 +109,10 @@ def dirichlet_partition(
 def quantity_skew_partition(
     n: int, num_clients: int, *, alpha: float, seed: int = 0, min_size: int = 1
 ) -> Indices:
-    """Quantity skew: IID labels, client sizes proportional to a ``Dir(alpha)`` draw."""
+    """Quantity skew: IID labels, client sizes proportional to a ``Dir(alpha)`` draw.
+
+    Introduced in :ref:`ch-non-iid`.
+    """
     _check(n, num_clients * min_size)
     if not np.isfinite(alpha) or alpha <= 0:
         raise ValueError(f"alpha must be a positive number, got {alpha!r}")
@@ -115,7 +133,7 @@ def feature_shift(
 
     Models different scanners or lab calibrations: client ``k``'s rows are mapped
     to ``X * a_k + b_k`` with ``a_k ~ 1 + scale * N(0, 1)`` and ``b_k ~ scale * N(0, 1)``
-    per feature. Returns one array per client.
+    per feature. Returns one array per client. Introduced in :ref:`ch-non-iid`.
     """
     if len(parts) != num_clients:
         raise ValueError(f"got {len(parts)} index arrays for {num_clients} clients")
@@ -130,7 +148,10 @@ def feature_shift(
 
 
 def label_counts(y: np.ndarray, parts: Indices, num_classes: int | None = None) -> np.ndarray:
-    """Return a ``(num_clients, num_classes)`` table of label counts per client."""
+    """Return a ``(num_clients, num_classes)`` table of label counts per client.
+
+    Introduced in :ref:`ch-fedavg`.
+    """
     y = np.asarray(y, dtype=np.int64)
     c = int(num_classes if num_classes is not None else y.max() + 1)
     return np.stack([np.bincount(y[idx], minlength=c) for idx in parts])

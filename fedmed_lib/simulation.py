@@ -48,6 +48,8 @@ StopFn = Callable[["History"], bool]
 class History:
     """What a simulation returns: metrics per round and the final parameters.
 
+    Introduced in :ref:`ch-fedavg`.
+
     Attributes
     ----------
     metrics
@@ -61,6 +63,9 @@ class History:
         The sampled clients of each round.
     bytes_up
         Bytes uploaded by clients in each round (float64 updates).
+    params_per_round
+        The global parameters after each round (round 0 first), filled only when
+        :func:`run_simulation` is called with ``keep_params=True``.
     """
 
     metrics: dict[str, list[float]] = field(default_factory=dict)
