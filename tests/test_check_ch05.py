@@ -9,7 +9,6 @@ from fedmed_lib.algorithms import fedavg_round as lib_fedavg_round
 from fedmed_lib.check.ch05_fedavg import check_client_update, check_fedavg_round
 from fedmed_lib.models import LINEAR
 
-
 # --- client_update ------------------------------------------------------------------
 
 
