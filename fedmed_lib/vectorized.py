@@ -414,7 +414,12 @@ def keras_fedavg(
     keras.config.set_floatx("float64")
     try:
         model = keras.Sequential(
-            [keras.Input((d,)), keras.layers.Dense(1, activation="sigmoid")]
+            # explicit dtypes: Keras caches its global dtype policy the first time a
+            # layer is built, so floatx alone is not enough once other models exist
+            [
+                keras.Input((d,), dtype="float64"),
+                keras.layers.Dense(1, activation="sigmoid", dtype="float64"),
+            ]
         )
         model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss="binary_crossentropy")
         params: Params = [kernel, bias]
