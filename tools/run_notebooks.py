@@ -52,6 +52,9 @@ def main() -> int:
     paths = [Path(p) for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    shared = ROOT.parent / "shared" / "data"
+    if shared.is_dir():  # offline copies beside the clone (CI, development machines)
+        os.environ.setdefault("FEDMED_DATA_DIR", str(shared))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
@@ -70,6 +73,9 @@ def main() -> int:
             failed.append(p.name)
             print(f"FAILED {p.name}:\n{str(err)[:3000]}", file=sys.stderr)
         timings[p.name] = time.perf_counter() - t0
+        if p.name in failed:
+            (out / p.name).unlink(missing_ok=True)  # never render a failed run
+            continue
         nbformat.write(nb, out / p.name)
         if args.pin and p.name not in failed:
             pin_outputs(p, nb)

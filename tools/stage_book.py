@@ -57,6 +57,13 @@ def main() -> int:
         if [c.source for c in a.cells] != [c.source for c in b.cells]:
             problems.append(f"{name}: the executed copy is stale (run `make execute`)")
             continue
+        errors = [
+            o for c in b.cells if c.cell_type == "code"
+            for o in c.get("outputs", []) if o.get("output_type") == "error"
+        ]
+        if errors:
+            problems.append(f"{name}: the executed copy has an error output (run `make execute`)")
+            continue
         shutil.copy(executed, SRC / "notebooks" / name)
     for p in problems:
         print(p, file=sys.stderr)

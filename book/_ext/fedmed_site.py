@@ -3,6 +3,9 @@
 - sphinx-thebe registers its configuration script once per build *and* Jupyter
   Book 1 runs that registration twice, so each page declared ``THEBE_JS_URL``
   twice and the browser logged an error; keep each script once per page.
+- Jupyter Book 1 adds every ``.js`` file found under ``html_static_path`` to every
+  page when a ``_static`` folder exists, which would load all of MathJax's
+  components (and break it); MathJax files are loaded by MathJax itself only.
 - Sphinx adds MathJax only to pages where it detects equations, and it misses
   the maths of Markdown pages parsed by MyST-NB (the notation page rendered raw
   TeX); load the site's own MathJax on every page instead.
@@ -28,8 +31,16 @@ def _dedupe_scripts(app: Any, pagename: str, templatename: str, context: dict, d
     scripts[:] = unique  # in place: later handlers (MathJax) add to this same list
 
 
+def _drop_vendored_js(app: Any, config: Any) -> None:
+    files = getattr(config, "html_js_files", None) or []
+    config.html_js_files = [
+        f for f in files if not str(f[0] if isinstance(f, tuple) else f).startswith("mathjax/")
+    ]
+
+
 def setup(app: Any) -> dict[str, Any]:
     """Register the fixes."""
+    app.connect("config-inited", _drop_vendored_js)
     app.connect("html-page-context", _dedupe_scripts, priority=1)
     app.set_html_assets_policy("always")
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -66,7 +66,7 @@ def test_page_renders(browser, site_url: str, path: str) -> None:
                    const c = main.cloneNode(true);
                    c.querySelectorAll('pre, code, .cell_input, .highlight, mjx-container, script')
                     .forEach(e => e.remove());
-                   return c.innerText; }"""
+                   return c.textContent; }"""
     )
     for raw in ("$$", "\\(", "\\["):
         assert raw not in prose, f"{path}: raw TeX {raw!r} left in the page text"
@@ -80,6 +80,9 @@ def test_page_renders(browser, site_url: str, path: str) -> None:
     assert match is None, f"{path}: log line or warning in an output: {match and match.group(0)!r}"
     assert page.evaluate("() => document.querySelectorAll('.output.stderr').length") == 0, (
         f"{path}: a cell printed to stderr"
+    )
+    assert page.evaluate("() => document.querySelectorAll('.output.traceback, .output.error').length") == 0, (
+        f"{path}: a cell shows an error traceback"
     )
 
     assert errors == [], f"{path}: console errors: {errors}"
