@@ -37,8 +37,9 @@ def test_exact_on_random_dense_layer():
 
 
 def test_against_tensorflow_dense_layer():
-    import fedmed_lib  # noqa: F401  (quiet TensorFlow first)
     import tensorflow as tf
+
+    import fedmed_lib  # noqa: F401  (quiet TensorFlow first)
 
     rng = np.random.default_rng(2)
     W, b = rng.normal(size=(3, 4)), rng.normal(size=3)
@@ -129,8 +130,9 @@ def test_class_means_bad_input():
 
 @pytest.fixture(scope="module")
 def tiny_mlp():
-    import fedmed_lib  # noqa: F401
     import keras
+
+    import fedmed_lib  # noqa: F401
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([
