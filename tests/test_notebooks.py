@@ -51,7 +51,7 @@ def test_chapter_standard(path: Path) -> None:
     assert re.search(r"^## Exercises", md, re.M), "no '## Exercises'"
     exercises = re.findall(r"(?:`{3,}|:{3,})\{exercise\}[^\n]*\n:label: ([\w-]+)", md)
     solutions = re.findall(
-        r"(?:`{3,}|:{3,})\{solution\} ([\w-]+)\n(?::[^\n]*\n)*?:class: dropdown", md
+        r"(?:`{3,}|:{3,})\{solution(?:-start)?\} ([\w-]+)\n(?::[^\n]*\n)*?:class: dropdown", md
     )
     assert len(exercises) >= 3, f"only {len(exercises)} exercises"
     missing = set(exercises) - set(solutions)
