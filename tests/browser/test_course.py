@@ -1,0 +1,230 @@
+"""The course, tested in a real browser: what a student clicks must work.
+
+- Folded solutions unfold when their title is clicked, and fold again.
+- Every glossary link (``glossary.html#term-...``) and every citation link points to
+  an element that exists.
+- Every chapter page offers a download of its notebook and Binder and Colab launch
+  links that open that notebook of the repository named in ``book/_config.yml``.
+- At a phone width of 390 px no page of the table of contents scrolls sideways.
+- The numbers quoted on the "Results at a glance" page are the chapters' pinned outputs.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urldefrag, urljoin, urlparse
+
+import nbformat
+import pytest
+import yaml
+from conftest import ROOT, toc_pages
+
+PAGES = toc_pages()
+CHAPTERS = [p for p in PAGES if p.startswith("notebooks/")]
+PHONE = {"width": 390, "height": 844}
+
+
+def _config() -> dict:
+    return yaml.safe_load((ROOT / "book" / "_config.yml").read_text())
+
+
+# --- folded solutions ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", CHAPTERS)
+def test_solutions_fold_and_unfold(browser, site_url: str, path: str) -> None:
+    page = browser.new_page()
+    page.goto(f"{site_url}/{path}", wait_until="load")
+    solutions = page.locator(".solution.dropdown")
+    assert solutions.count() >= 3, f"{path}: fewer than three folded solutions"
+    first = solutions.first
+    body = first.locator(":scope > section, :scope > :not(.admonition-title)").first
+    title = first.locator(".admonition-title").first
+    assert body.count() == 1, f"{path}: a solution without content"
+    assert not body.is_visible(), f"{path}: the solution is visible before any click"
+    title.click()
+    body.wait_for(state="visible", timeout=5000)
+    assert body.is_visible(), f"{path}: the solution does not unfold on click"
+    title.click()
+    body.wait_for(state="hidden", timeout=5000)
+    assert not body.is_visible(), f"{path}: the solution does not fold again"
+    page.close()
+
+
+# --- glossary and citation links ----------------------------------------------------------
+
+
+def _ids(browser, url: str, cache: dict[str, set[str]]) -> set[str]:
+    if url not in cache:
+        page = browser.new_page()
+        response = page.goto(url, wait_until="domcontentloaded")
+        assert response is not None and response.ok, f"{url}: HTTP {response and response.status}"
+        cache[url] = set(page.evaluate("() => Array.from(document.querySelectorAll('[id]'), e => e.id)"))
+        page.close()
+    return cache[url]
+
+
+def test_glossary_and_citation_links_resolve(browser, site_url: str) -> None:
+    cache: dict[str, set[str]] = {}
+    bad: list[str] = []
+    n_term = n_cite = 0
+    for path in PAGES:
+        page = browser.new_page()
+        page.goto(f"{site_url}/{path}", wait_until="domcontentloaded")
+        links = page.evaluate(
+            """() => Array.from(document.querySelectorAll('a.reference'), a => ({
+                   href: a.getAttribute('href') || '',
+                   cite: a.closest('.bibtex-citation, span.citation, a.citation') !== null
+                         || (a.getAttribute('href') || '').includes('bibliography.html#')}))"""
+        )
+        page.close()
+        for link in links:
+            href = link["href"]
+            is_term = "#term-" in href and (href.startswith("#") or "glossary.html" in href)
+            if not (is_term or link["cite"]):
+                continue
+            url, frag = urldefrag(urljoin(f"{site_url}/{path}", href))
+            n_term += is_term
+            n_cite += not is_term
+            if not frag or frag not in _ids(browser, url, cache):
+                bad.append(f"{path} -> {href}")
+    assert n_term > 0, "no glossary link found on any page"
+    assert n_cite > 0, "no citation link found on any page"
+    assert bad == [], "glossary or citation links to missing targets:\n" + "\n".join(bad[:50])
+
+
+def test_every_glossary_term_has_an_anchor(browser, site_url: str) -> None:
+    page = browser.new_page()
+    page.goto(f"{site_url}/glossary.html", wait_until="domcontentloaded")
+    terms = page.evaluate(
+        "() => Array.from(document.querySelectorAll('dl.glossary dt'), dt => [dt.id, dt.innerText])"
+    )
+    page.close()
+    assert len(terms) >= 50, f"only {len(terms)} glossary terms"
+    assert all(i.startswith("term-") for i, _ in terms), [t for t in terms if not t[0]]
+
+
+# --- launch and download links ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", CHAPTERS)
+def test_launch_links_are_well_formed(browser, site_url: str, path: str) -> None:
+    repo = urlparse(str(_config()["repository"]["url"]).rstrip("/"))
+    branch = str(_config()["repository"].get("branch", "main"))
+    org, name = repo.path.strip("/").split("/")
+    notebook = "notebooks/" + Path(path).with_suffix(".ipynb").name
+    assert (ROOT / notebook).exists()
+
+    page = browser.new_page()
+    page.goto(f"{site_url}/{path}", wait_until="domcontentloaded")
+    hrefs = page.evaluate("() => Array.from(document.querySelectorAll('a[href]'), a => a.href)")
+
+    binder = [h for h in hrefs if urlparse(h).netloc == "mybinder.org"]
+    assert len(binder) == 1, f"{path}: expected one Binder link, found {binder}"
+    b = urlparse(binder[0])
+    assert (b.scheme, b.path) == ("https", f"/v2/gh/{org}/{name}/{branch}"), binder[0]
+    assert parse_qs(b.query) == {"urlpath": [f"lab/tree/{notebook}"]}, binder[0]
+
+    colab = [h for h in hrefs if urlparse(h).netloc == "colab.research.google.com"]
+    assert colab == [
+        f"https://colab.research.google.com/github/{org}/{name}/blob/{branch}/{notebook}"
+    ], f"{path}: Colab links {colab}"
+
+    downloads = [h for h in hrefs if h.endswith(".ipynb") and h.startswith(site_url)]
+    assert downloads, f"{path}: no download link for the notebook"
+    response = page.request.get(downloads[0])
+    assert response.ok, f"{path}: the notebook download {downloads[0]} fails"
+    nb = nbformat.reads(response.text(), as_version=4)
+    assert "google.colab" in nb.cells[0].source, f"{path}: the download is not the chapter"
+    page.close()
+
+
+# --- phones -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_sideways_scroll_on_a_phone(browser, site_url: str, path: str) -> None:
+    from PIL import Image
+
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1)
+    page = context.new_page()
+    page.goto(f"{site_url}/{path}", wait_until="load")
+    page.wait_for_timeout(200)
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    wide = page.evaluate(
+        """() => Array.from(document.querySelectorAll('main *'))
+              .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+              .filter(e => !e.closest('[style*=overflow], pre, table, .table-wrapper, mjx-container, .cell_output, .output'))
+              .slice(0, 5).map(e => e.tagName + '.' + e.className)"""
+    )
+    assert width <= PHONE["width"], f"{path}: the page scrolls sideways ({width} px); wide: {wide}"
+    shot = Image.open(io.BytesIO(page.screenshot()))
+    assert shot.width == PHONE["width"], f"{path}: screenshot {shot.width} px wide"
+    context.close()
+
+
+# --- results at a glance ------------------------------------------------------------------
+
+# (notebook, text in its pinned output, text on the results page)
+RESULTS = [
+    ("01_why_federated_learning", "accuracy, federated: 0.99", "federated accuracy 0.99"),
+    ("01_why_federated_learning", "accuracy, pooled: 0.99", "pooled 0.99"),
+    ("01_why_federated_learning", "smallest hospital alone: 0.90", "smallest hospital alone 0.90"),
+    ("04_aggregation_fedsgd", "MSE = 0.4823", "MSE 0.4823"),
+    ("04_aggregation_fedsgd", "within 1e-6 at every round: True", "within $10^{-6}$ at every"),
+    ("05_fedavg", "29 (1.0x, lr 8)", "FedSGD 29 rounds"),
+    ("05_fedavg", "4 (7.2x, lr 1)", "4 rounds (7.2×) IID"),
+    ("05_fedavg", "37 (0.8x, lr 0.3)", "37 rounds (0.8×) non-IID"),
+    ("06_four_hospitals", "local 0.840, FedAvg 0.834, pooled 0.834", "local 0.840, FedAvg 0.834, pooled 0.834"),
+    ("06_four_hospitals", "FedAvg / pooled: 100.0%", "FedAvg / pooled: 100.0%"),
+    ("06_four_hospitals", "local models abroad: 0.687", "local models abroad 0.687"),
+    ("07_non_iid", "alpha=100: accuracy 0.96, rounds to 93%: 2", "2 at $\\alpha = 100$"),
+    ("07_non_iid", "alpha=0.1: accuracy 0.94, rounds to 93%: 17", "17 at $\\alpha = 0.1$"),
+    ("07_non_iid", "alpha=0.1, E=20: FedAvg 0.93, FedProx 0.95, SCAFFOLD 0.97", "FedAvg 0.93, FedProx 0.95"),
+    ("07_non_iid", "alpha=100, E=20: FedAvg 0.97, FedProx 0.97, SCAFFOLD 0.98", "0.98 vs 0.97"),
+    ("09_limited_resources", "8-bit: 0.1053 MB, accuracy 0.96", "0.1053 MB"),
+    ("09_limited_resources", "float64 (none): 0.8320 MB, accuracy 0.96", "0.8320 MB"),
+    ("11_gradient_leakage", "relative error below 1e-10: True", "below $10^{-10}$"),
+    ("11_gradient_leakage", "relative error below 1e-6: True", "below $10^{-6}$"),
+    ("11_gradient_leakage", "stays far away (error > 0.1): True", "stays far away"),
+    ("12_secure_aggregation", "plain fixed-point sum exactly: True", "equals the plain sum exactly"),
+    ("12_secure_aggregation", "dropped [1, 4], survivors [0, 2, 3, 5]: exact sum recovered True",
+     "2 of 6 hospitals dropped"),
+    ("13_differential_privacy", "accuracy without DP: 0.96", "no DP 0.96"),
+    ("13_differential_privacy", "epsilon = 3.0 (sigma = 2): 0.95", "$\\varepsilon$ = 3.0: 0.95"),
+    ("13_differential_privacy", "epsilon = 0.25 (sigma = 16): 0.87", "$\\varepsilon$ = 0.25: 0.87"),
+    ("13_differential_privacy", "delta = 1e-05: 3.02", "$\\varepsilon$ = 3.02"),
+    ("13_differential_privacy", "same without sampling (q = 1): 16.1", "16.1 without sampling"),
+    ("14_robust_aggregation", "1 attacker of 20:  mean 0.10, median 0.94", "mean 0.10"),
+    ("14_robust_aggregation", "median 0.94, trimmed mean 0.94, norm clipping 0.90, Krum 0.92",
+     "median 0.94, trimmed mean 0.94, norm clipping 0.90"),
+    ("14_robust_aggregation", "Krum 0.92", "Krum 0.92"),
+]
+
+
+def _pinned_text(stem: str) -> str:
+    nb = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+    texts = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.lstrip().startswith("# NBVAL_CHECK_OUTPUT"):
+            texts += [o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream"]
+    return re.sub(r"[ \t]+", " ", "".join(texts))
+
+
+@pytest.mark.parametrize("stem,pinned,quoted", RESULTS, ids=lambda v: str(v)[:40])
+def test_results_page_quotes_the_pinned_outputs(stem: str, pinned: str, quoted: str) -> None:
+    page = (ROOT / "book" / "results_at_a_glance.md").read_text(encoding="utf-8")
+    assert re.sub(r"[ \t]+", " ", pinned) in _pinned_text(stem), (
+        f"{stem}: the pinned output no longer says {pinned!r}; update results_at_a_glance.md"
+    )
+    rows = [line for line in page.splitlines() if quoted in line]
+    assert rows, f"results_at_a_glance.md no longer quotes {quoted!r} ({stem})"
+    nb = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+    md = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    label = re.search(r"^\((ch-[\w-]+)\)=", md, re.M)
+    assert label is not None, f"{stem}: no chapter label"
+    assert any(f"{{ref}}`{label.group(1)}`" in row for row in rows), (
+        f"the row quoting {quoted!r} does not name {label.group(1)}, the chapter that measures it"
+    )
