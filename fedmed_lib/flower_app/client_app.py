@@ -1,0 +1,179 @@
+"""The hospital side of the Flower app: a ``ClientApp`` run by each hospital's SuperNode.
+
+Flower (Beutel et al., 2020) delivers three kinds of messages to a hospital:
+
+* ``query.stats``: reply with the per-feature counts, sums and sums of squares of
+  the hospital's training rows (federated preprocessing, :ref:`ch-four-hospitals`);
+* ``train``: run ``local-epochs`` full-batch gradient steps of logistic regression
+  from the received global model and reply with the local model and a
+  ``MetricRecord`` holding ``num-examples``, the weight of FedAvg
+  (McMahan et al., 2017);
+* ``evaluate``: reply with the loss and accuracy of the global model on the
+  hospital's test split.
+
+The hospital is chosen by the SuperNode's ``--node-config "partition-id=K
+num-partitions=N"``; a SuperNode reads only its own hospital's file. The numerical
+work is in :mod:`fedmed_lib.flower_app.task`. Introduced in :ref:`ch-flower`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from flwr.app import (
+    ArrayRecord,
+    ConfigRecord,
+    Context,
+    Message,
+    Metadata,
+    MetricRecord,
+    RecordDict,
+)
+from flwr.clientapp import ClientApp
+
+from fedmed_lib.flower_app.task import (
+    SiteData,
+    evaluate_site,
+    global_stats_from_arrays,
+    load_site,
+    site_stats,
+    train_site,
+)
+
+app = ClientApp()
+
+
+def site_from_context(context: Context) -> SiteData:
+    """Load the hospital named by the SuperNode's ``partition-id`` / ``num-partitions``.
+
+    The optional ``data-dir`` node config overrides the data search path. Introduced
+    in :ref:`ch-flower`.
+
+    Raises
+    ------
+    ValueError
+        If ``partition-id`` or ``num-partitions`` is missing or out of range.
+    """
+    cfg = context.node_config
+    for key in ("partition-id", "num-partitions"):
+        if key not in cfg:
+            raise ValueError(f"the SuperNode's --node-config has no {key!r}")
+    data_dir = cfg.get("data-dir")
+    return load_site(
+        int(cfg["partition-id"]),
+        int(cfg["num-partitions"]),
+        data_dir=str(data_dir) if data_dir else None,
+    )
+
+
+def delivered_message(
+    content: RecordDict, message_type: str, *, node_id: int = 1, run_id: int = 1
+) -> Message:
+    """Build a message as a SuperNode delivers it, to call the ClientApp in one process.
+
+    ``app(delivered_message(content, "train"), context)`` runs the hospital's code
+    without any network, which is how :ref:`ch-flower` and the tests check it before
+    deploying. Introduced in :ref:`ch-flower`.
+    """
+    metadata = Metadata(
+        run_id=run_id,
+        message_id=f"local-{message_type}",
+        src_node_id=0,
+        dst_node_id=node_id,
+        reply_to_message_id="",
+        group_id="",
+        created_at=time.time(),
+        ttl=3600.0,
+        message_type=message_type,
+    )
+    return Message(content=content, metadata=metadata)  # type: ignore[call-overload]
+
+
+def node_context(
+    partition_id: int, num_partitions: int, *, data_dir: str | None = None
+) -> Context:
+    """Build the ``Context`` a SuperNode started with ``--node-config`` gives the ClientApp.
+
+    Introduced in :ref:`ch-flower`.
+    """
+    node_config: dict[str, int | str] = {
+        "partition-id": partition_id,
+        "num-partitions": num_partitions,
+    }
+    if data_dir is not None:
+        node_config["data-dir"] = data_dir
+    return Context(
+        run_id=1, node_id=partition_id + 1, node_config=node_config,  # type: ignore[arg-type]
+        state=RecordDict(), run_config={},
+    )
+
+
+def train_reply(theta: np.ndarray, num_examples: int, train_loss: float) -> RecordDict:
+    """Build the content of a ``train`` reply: one ``ArrayRecord``, one ``MetricRecord``.
+
+    Flower's FedAvg weights each reply by its ``"num-examples"`` metric. Introduced in
+    :ref:`ch-flower`.
+    """
+    return RecordDict(
+        {
+            "arrays": ArrayRecord([np.asarray(theta, dtype=np.float64)]),
+            "metrics": MetricRecord(
+                {"num-examples": int(num_examples), "train-loss": float(train_loss)}
+            ),
+        }
+    )
+
+
+def _config_floats(config: ConfigRecord, key: str) -> Sequence[float]:
+    value = config[key]
+    if not isinstance(value, list):
+        raise ValueError(f"config {key!r} must be a list of floats, got {value!r}")
+    return [float(v) for v in value]
+
+
+@app.query("stats")
+def stats(msg: Message, context: Context) -> Message:
+    """Reply with this hospital's :class:`~fedmed_lib.federated_stats.SiteStats`."""
+    s = site_stats(site_from_context(context))
+    content = RecordDict(
+        {
+            "stats": ArrayRecord([s.count, s.total, s.total_sq]),
+            "metrics": MetricRecord({"num-examples": s.num_examples}),
+        }
+    )
+    return Message(content=content, reply_to=msg)
+
+
+@app.train()
+def train(msg: Message, context: Context) -> Message:
+    """Train the received global model on this hospital's data and reply."""
+    site = site_from_context(context)
+    config = msg.content.config_records["config"]
+    theta = msg.content.array_records["arrays"].to_numpy_ndarrays()[0]
+    global_stats = global_stats_from_arrays(
+        _config_floats(config, "mean"), _config_floats(config, "std")
+    )
+    new, n, loss = train_site(
+        theta,
+        site,
+        global_stats,
+        lr=float(config["lr"]),  # type: ignore[arg-type]
+        local_epochs=int(config["local-epochs"]),  # type: ignore[arg-type]
+    )
+    return Message(content=train_reply(new, n, loss), reply_to=msg)
+
+
+@app.evaluate()
+def evaluate(msg: Message, context: Context) -> Message:
+    """Evaluate the received global model on this hospital's test split and reply."""
+    site = site_from_context(context)
+    config = msg.content.config_records["config"]
+    theta = msg.content.array_records["arrays"].to_numpy_ndarrays()[0]
+    global_stats = global_stats_from_arrays(
+        _config_floats(config, "mean"), _config_floats(config, "std")
+    )
+    n, loss, acc = evaluate_site(theta, site, global_stats)
+    metrics = MetricRecord({"num-examples": n, "test-loss": loss, "test-accuracy": acc})
+    return Message(content=RecordDict({"metrics": metrics}), reply_to=msg)

@@ -1,0 +1,356 @@
+"""Start and stop a real Flower federation on this machine (127.0.0.1).
+
+A Flower deployment (Beutel et al., 2020) has one SuperLink, run by the
+coordinating site, and one SuperNode per hospital; ``flwr run`` sends an app to
+the SuperLink, which starts the ServerApp, and each SuperNode starts the
+ClientApp. :class:`LocalFederation` runs all of them as separate processes on
+the loopback interface, on free ports, with ``FLWR_HOME`` in a temporary folder
+and telemetry and update checks off, and stops every process it started (and
+their children) when it exits, also after an error. Introduced in
+:ref:`ch-flower`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+APP_DIR = Path(__file__).resolve().parent
+"""The Flower app folder (holds the app's ``pyproject.toml``)."""
+
+CONNECTION = "fedmed-local"
+"""Name of the SuperLink connection written to ``$FLWR_HOME/config.toml``."""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free now (bind to port 0, then close).
+
+    Introduced in :ref:`ch-flower`.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _executable(name: str) -> str:
+    """Find a Flower command next to the running Python first, then on ``PATH``."""
+    local = Path(sys.executable).parent / name
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} not found: install flwr in this environment")
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    """Return the process ids of all descendants of ``pid`` (Linux ``/proc``; else none)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    parent: dict[int, int] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # the command name (field 2) may contain spaces: split after its closing ")"
+        fields = stat[stat.rfind(")") + 2 :].split()
+        parent[int(entry.name)] = int(fields[1])
+    out: list[int] = []
+    frontier = [pid]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out.extend(kids)
+        frontier.extend(kids)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.exists():  # a zombie has exited; only its parent's wait() is missing
+        try:
+            return stat.read_text().split(")")[-1].split()[0] != "Z"
+        except OSError:
+            return False
+    return True
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@dataclass
+class FlowerRun:
+    """The outcome of ``flwr run``: its exit code, its streamed log, the app's results.
+
+    Introduced in :ref:`ch-flower`.
+
+    Attributes
+    ----------
+    returncode
+        Exit code of ``flwr run``.
+    log
+        Everything ``flwr run --stream`` printed (the ServerApp's log).
+    result
+        The JSON the ServerApp wrote to ``result-path`` (``None`` if it wrote nothing).
+    seconds
+        Wall-clock duration of the run.
+    """
+
+    returncode: int
+    log: str
+    result: dict[str, Any] | None
+    seconds: float
+
+
+class LocalFederation:
+    """One SuperLink and ``num_partitions`` SuperNodes on 127.0.0.1, as a context manager.
+
+    Introduced in :ref:`ch-flower`.
+
+    Parameters
+    ----------
+    num_partitions
+        Number of hospitals; SuperNode ``k`` gets ``--node-config
+        "partition-id=k num-partitions=N"``.
+    workdir
+        Folder for ``FLWR_HOME``, the process logs and the results; a new temporary
+        folder (deleted on exit) if ``None``.
+    data_dir
+        Passed to each SuperNode as the ``data-dir`` node config.
+
+    Raises
+    ------
+    ValueError
+        If ``num_partitions`` is below 1.
+
+    Examples
+    --------
+    >>> with LocalFederation(num_partitions=2) as fed:  # doctest: +SKIP
+    ...     run = fed.run({"num-server-rounds": 2})
+    """
+
+    def __init__(
+        self,
+        *,
+        num_partitions: int,
+        workdir: str | Path | None = None,
+        data_dir: str | Path | None = None,
+    ) -> None:
+        if num_partitions < 1:
+            raise ValueError(f"num_partitions must be at least 1, got {num_partitions}")
+        self.num_partitions = num_partitions
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp())
+        self.data_dir = data_dir
+        self.port = 0
+        self.node_ports: list[int] = []
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self._logs: list[IO[bytes]] = []
+
+    # --- environment ------------------------------------------------------------------
+
+    @property
+    def flwr_home(self) -> Path:
+        """The temporary ``FLWR_HOME`` of this federation."""
+        return self.workdir / "flwr_home"
+
+    def env(self) -> dict[str, str]:
+        """Environment of every process: temporary ``FLWR_HOME``, no telemetry or update check.
+
+        The folder of the running Python comes first on ``PATH``: the SuperLink and
+        the SuperNodes start Flower's ``flower-superexec`` from there.
+        """
+        env = dict(os.environ)
+        # the SuperLink and SuperNodes start `flower-superexec` from PATH
+        bin_dir = str(Path(sys.executable).parent)
+        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+        env.update(
+            FLWR_HOME=str(self.flwr_home),
+            FLWR_TELEMETRY_ENABLED="0",
+            FLWR_DISABLE_UPDATE_CHECK="1",
+            # SuperExecs look for new work every second by default; a local demo can be quicker
+            FLWR_SUPEREXEC_TASK_POLL_INTERVAL="0.1",
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def _write_flower_config(self) -> None:
+        self.flwr_home.mkdir(parents=True, exist_ok=True)
+        (self.flwr_home / "config.toml").write_text(
+            f'[superlink]\ndefault = "{CONNECTION}"\n\n'
+            f"[superlink.{CONNECTION}]\n"
+            f'address = "127.0.0.1:{self.port}"\ninsecure = true\n',
+            encoding="utf-8",
+        )
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        log = (self.workdir / f"{name}.log").open("wb")
+        self._logs.append(log)
+        self.processes.append(
+            subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=self.env(), cwd=self.workdir,
+            )
+        )
+
+    def _wait_for_port(self, port: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in self.processes):
+                raise RuntimeError(f"a Flower process exited early; see the logs in {self.workdir}")
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def start(self, timeout: float = 60.0) -> LocalFederation:
+        """Start the SuperLink, wait until it listens, then start one SuperNode per hospital."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self._write_flower_config()
+        self._spawn(
+            "superlink",
+            [
+                _executable("flower-superlink"), "--insecure", "--host", "127.0.0.1",
+                "--port", str(self.port), "--disable-runtime-dependency-installation",
+            ],
+        )
+        self._wait_for_port(self.port, timeout)
+        for k in range(self.num_partitions):
+            node_port = free_port()
+            self.node_ports.append(node_port)
+            node_config = f"partition-id={k} num-partitions={self.num_partitions}"
+            if self.data_dir is not None:
+                node_config += f' data-dir="{Path(self.data_dir).resolve()}"'
+            self._spawn(
+                f"supernode{k}",
+                [
+                    _executable("flower-supernode"), "--insecure",
+                    "--superlink", f"127.0.0.1:{self.port}",
+                    "--host", "127.0.0.1", "--port", str(node_port),
+                    "--node-config", node_config,
+                ],
+            )
+        return self
+
+    def run(
+        self,
+        run_config: dict[str, Any] | None = None,
+        *,
+        app_dir: str | Path = APP_DIR,
+        timeout: float = 240.0,
+    ) -> FlowerRun:
+        """Submit the app with ``flwr run <app> <connection> --stream`` and wait for it.
+
+        ``num-partitions`` and ``result-path`` are added to ``run_config``.
+
+        Raises
+        ------
+        RuntimeError
+            If the federation is not started.
+        subprocess.TimeoutExpired
+            If the run takes longer than ``timeout`` seconds.
+        """
+        if not self.processes:
+            raise RuntimeError("start the federation first (use it in a with block)")
+        result_path = self.workdir / f"result_{time.monotonic_ns()}.json"
+        config = {"num-partitions": self.num_partitions, **(run_config or {})}
+        config["result-path"] = str(result_path)
+        overrides = " ".join(f"{k}={json.dumps(v)}" for k, v in config.items())
+        t0 = time.perf_counter()
+        done = subprocess.run(
+            [_executable("flwr"), "run", str(app_dir), CONNECTION, "--stream",
+             "--run-config", overrides],
+            capture_output=True, text=True, env=self.env(), cwd=self.workdir, timeout=timeout,
+            check=False,
+        )
+        seconds = time.perf_counter() - t0
+        result = None
+        if result_path.exists():
+            result = json.loads(result_path.read_text(encoding="utf-8"))
+        return FlowerRun(done.returncode, done.stdout + done.stderr, result, seconds)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop every process this federation started, and their children.
+
+        SuperNodes first, then the SuperLink; SIGTERM, then SIGKILL after ``timeout``.
+        """
+        for proc in reversed(self.processes):
+            kids = _children(proc.pid)
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=timeout)
+            for pid in kids:
+                _signal(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while any(_alive(pid) for pid in kids) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for pid in kids:
+                if _alive(pid):
+                    _signal(pid, signal.SIGKILL)
+        self.processes.clear()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+
+    def logs(self) -> dict[str, str]:
+        """Return the output of every process so far, by name (``superlink``, ``supernode0``...)."""
+        return {
+            p.stem: p.read_text(encoding="utf-8", errors="replace")
+            for p in sorted(self.workdir.glob("*.log"))
+        }
+
+    def __enter__(self) -> LocalFederation:
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the processes and delete the temporary folder (if this object made it)."""
+        try:
+            self.stop()
+        finally:
+            if self._own_workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)

@@ -1,0 +1,138 @@
+"""The coordinating site's side of the Flower app: a ``ServerApp`` run by the SuperLink.
+
+One run of the app (Beutel et al., 2020) does what :ref:`ch-four-hospitals` did in
+simulation:
+
+1. wait until ``num-partitions`` hospitals (SuperNodes) are connected;
+2. federated preprocessing: send every hospital a ``query.stats`` message and
+   combine the replies with :func:`fedmed_lib.federated_stats.combine`;
+3. run Flower's message-based FedAvg (McMahan et al., 2017) for
+   ``num-server-rounds`` rounds from ``theta = 0``, sending the global mean and
+   standard deviation, ``lr`` and ``local-epochs`` with every ``train`` and
+   ``evaluate`` message (``fraction-evaluate = 0`` skips federated evaluation,
+   which halves the number of round trips);
+4. write the final model and the per-round metrics as JSON to ``result-path``
+   (run config), so that the notebook that launched the run can read them.
+
+Introduced in :ref:`ch-flower`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MessageType, RecordDict
+from flwr.serverapp import Grid, ServerApp
+from flwr.serverapp.strategy import FedAvg
+
+from fedmed_lib.federated_stats import GlobalStats, SiteStats, combine
+from fedmed_lib.flower_app.task import num_parameters
+
+app = ServerApp()
+
+NODE_WAIT_SECONDS = 60.0
+"""How long the ServerApp waits for the hospitals to connect before giving up."""
+
+
+def wait_for_nodes(grid: Grid, num_nodes: int, *, timeout: float = NODE_WAIT_SECONDS) -> list[int]:
+    """Return the ids of the connected SuperNodes once there are ``num_nodes`` of them.
+
+    Introduced in :ref:`ch-flower`.
+
+    Raises
+    ------
+    TimeoutError
+        If fewer than ``num_nodes`` SuperNodes are connected after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while len(ids := sorted(grid.get_node_ids())) < num_nodes:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(ids)} of {num_nodes} hospitals connected")
+        time.sleep(0.2)
+    return ids
+
+
+def federated_statistics(grid: Grid, node_ids: list[int]) -> GlobalStats:
+    """Ask every hospital for its :class:`SiteStats` and combine them (step 2).
+
+    Introduced in :ref:`ch-flower`.
+
+    Raises
+    ------
+    RuntimeError
+        If a hospital does not reply or replies with an error.
+    """
+    messages = [
+        Message(
+            content=RecordDict({"config": ConfigRecord({})}),
+            dst_node_id=node_id,
+            message_type=f"{MessageType.QUERY}.stats",
+        )
+        for node_id in node_ids
+    ]
+    replies = list(grid.send_and_receive(messages, timeout=120))
+    stats = []
+    for reply in replies:
+        node = reply.metadata.src_node_id
+        if reply.has_error():
+            raise RuntimeError(f"node {node} failed to send statistics: {reply.error.reason}")
+        count, total, total_sq = reply.content.array_records["stats"].to_numpy_ndarrays()
+        n = reply.content.metric_records["metrics"]["num-examples"]
+        stats.append(SiteStats(node, int(n), count, total, total_sq))  # type: ignore[arg-type]
+    if len(stats) != len(node_ids):
+        raise RuntimeError(f"{len(stats)} of {len(node_ids)} hospitals sent statistics")
+    return combine(stats)
+
+
+def _records(by_round: dict[int, Any]) -> dict[str, dict[str, float]]:
+    return {str(r): {k: float(v) for k, v in rec.items()} for r, rec in by_round.items()}
+
+
+@app.main()
+def main(grid: Grid, context: Context) -> None:
+    """Run federated preprocessing, then FedAvg, and write the results to ``result-path``."""
+    cfg = context.run_config
+    num_partitions = int(cfg["num-partitions"])
+    num_rounds = int(cfg["num-server-rounds"])
+    node_ids = wait_for_nodes(grid, num_partitions)
+    global_stats = federated_statistics(grid, node_ids)
+    config = ConfigRecord(
+        {
+            "lr": float(cfg["lr"]),
+            "local-epochs": int(cfg["local-epochs"]),
+            "mean": [float(v) for v in global_stats.mean],
+            "std": [float(v) for v in global_stats.std],
+        }
+    )
+    fraction_evaluate = float(cfg.get("fraction-evaluate", 1.0))
+    strategy = FedAvg(
+        fraction_train=1.0,
+        fraction_evaluate=fraction_evaluate,
+        min_train_nodes=num_partitions,
+        min_evaluate_nodes=num_partitions if fraction_evaluate > 0 else 0,
+        min_available_nodes=num_partitions,
+    )
+    result = strategy.start(
+        grid=grid,
+        initial_arrays=ArrayRecord([np.zeros(num_parameters())]),
+        num_rounds=num_rounds,
+        train_config=config,
+        evaluate_config=config,
+    )
+    theta = result.arrays.to_numpy_ndarrays()[0]
+    out = {
+        "theta": [float(v) for v in theta],
+        "global_mean": [float(v) for v in global_stats.mean],
+        "global_std": [float(v) for v in global_stats.std],
+        "num_nodes": len(node_ids),
+        "train_metrics": _records(result.train_metrics_clientapp),
+        "evaluate_metrics": _records(result.evaluate_metrics_clientapp),
+    }
+    path = Path(str(cfg["result-path"]))
+    tmp = path.with_suffix(".part")
+    tmp.write_text(json.dumps(out, indent=1), encoding="utf-8")
+    tmp.replace(path)
