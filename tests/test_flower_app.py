@@ -22,6 +22,7 @@ from fedmed_lib.flower_app.task import (
     num_parameters,
     reference_simulation,
     site_stats,
+    stratified_test_mask,
     train_site,
 )
 from fedmed_lib.models import LOGISTIC
@@ -44,10 +45,21 @@ def _config(gs, lr=1.0, local_epochs=3):
 # --- task: plain numpy -------------------------------------------------------------------
 
 def test_load_site_reads_one_hospital_and_splits_70_30():
-    site = load_site(2, 4)  # Switzerland: 123 patients
+    site = load_site(2, 4)  # Switzerland: 123 patients, 8 without disease
     assert len(site.y_train) + len(site.y_test) == 123
-    assert len(site.y_test) == 37  # ceil(0.3 * 123), scikit-learn's rounding
+    assert int((site.y_test == 0).sum()) == 2 and int((site.y_test == 1).sum()) == 35  # 0.3*8, 0.3*115
     assert np.isnan(site.X_train[:, 4]).all()  # its cholesterol zeros are marked missing
+
+
+def test_stratified_test_mask_hand_case():
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+    mask = stratified_test_mask(y, 0.5, seed=3)
+    assert mask.sum() == 5 and mask[y == 0].sum() == 2 and mask[y == 1].sum() == 3
+    assert np.array_equal(mask, stratified_test_mask(y, 0.5, seed=3))  # seeded
+    with pytest.raises(ValueError, match="test_size"):
+        stratified_test_mask(y, 1.0, seed=0)
+    with pytest.raises(ValueError, match="empty"):
+        stratified_test_mask(np.array([]), 0.3, seed=0)
 
 
 @pytest.mark.parametrize(("pid", "num", "msg"), [(2, 2, "partition-id 2"), (-1, 2, "partition-id -1"),
@@ -175,7 +187,7 @@ def test_two_hospital_federation_matches_simulation(tmp_path):
     with fed:
         run = fed.run({"num-server-rounds": num_rounds, "lr": lr, "local-epochs": local_epochs})
         pids = [p.pid for p in fed.processes]
-        kids = [k for p in pids for k in federation._children(p)]
+        every = fed.pids()
     assert run.returncode == 0, run.log[-3000:]
     assert run.result is not None, run.log[-3000:]
     res = run.result
@@ -189,5 +201,5 @@ def test_two_hospital_federation_matches_simulation(tmp_path):
         assert res["evaluate_metrics"][str(r)]["test-accuracy"] == pytest.approx(
             history.metrics["test_accuracy"][r], abs=1e-12)
     # every process the federation started, and their children, are gone
-    assert kids, "the SuperLink and SuperNodes should have started SuperExec children"
-    assert not any(federation._alive(p) for p in pids + kids)
+    assert len(every) > len(pids), "the SuperLink and SuperNodes start SuperExec children"
+    assert not any(federation.is_running(p) for p in every)

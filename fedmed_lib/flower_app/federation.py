@@ -54,8 +54,11 @@ def _executable(name: str) -> str:
     return found
 
 
-def _children(pid: int) -> list[int]:
-    """Return the process ids of all descendants of ``pid`` (Linux ``/proc``; else none)."""
+def descendants(pid: int) -> list[int]:
+    """Return the process ids of all descendants of ``pid`` (Linux ``/proc``; else none).
+
+    Introduced in :ref:`ch-flower`.
+    """
     proc = Path("/proc")
     if not proc.is_dir():
         return []
@@ -80,7 +83,8 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _alive(pid: int) -> bool:
+def is_running(pid: int) -> bool:
+    """Return whether process ``pid`` exists and is not a zombie. Introduced in :ref:`ch-flower`."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -304,7 +308,7 @@ class LocalFederation:
         SuperNodes first, then the SuperLink; SIGTERM, then SIGKILL after ``timeout``.
         """
         for proc in reversed(self.processes):
-            kids = _children(proc.pid)
+            kids = descendants(proc.pid)
             if proc.poll() is None:
                 proc.terminate()
                 try:
@@ -315,15 +319,20 @@ class LocalFederation:
             for pid in kids:
                 _signal(pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
-            while any(_alive(pid) for pid in kids) and time.monotonic() < deadline:
+            while any(is_running(pid) for pid in kids) and time.monotonic() < deadline:
                 time.sleep(0.05)
             for pid in kids:
-                if _alive(pid):
+                if is_running(pid):
                     _signal(pid, signal.SIGKILL)
         self.processes.clear()
         for log in self._logs:
             log.close()
         self._logs.clear()
+
+    def pids(self) -> list[int]:
+        """Return the ids of the running processes of the federation and all their children."""
+        own = [p.pid for p in self.processes]
+        return own + [c for pid in own for c in descendants(pid)]
 
     def logs(self) -> dict[str, str]:
         """Return the output of every process so far, by name (``superlink``, ``supernode0``...)."""
