@@ -42,7 +42,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -338,7 +338,10 @@ def _parse_heart(path: Path, site: str) -> tuple[NDArray[np.float64], NDArray[np
 
 
 def load_heart_disease(
-    *, data_dir: str | Path | None = None, download: bool = True
+    *,
+    data_dir: str | Path | None = None,
+    download: bool = True,
+    sites: Sequence[str] | None = None,
 ) -> dict[str, tuple[NDArray[np.float64], NDArray[np.int64]]]:
     """Return the UCI Heart Disease data of the four hospitals, one ``(X, y)`` per site.
 
@@ -350,6 +353,10 @@ def load_heart_disease(
         A folder holding ``heart_disease/processed.<site>.data``; searched first.
     download
         Download missing files from :data:`HEART_BASE_URL` into :func:`cache_dir`.
+    sites
+        Read only these hospitals' files (default: all of :data:`HEART_SITES`); a
+        hospital in a real federation reads its own file and no other
+        (:ref:`ch-flower`).
 
     Returns
     -------
@@ -368,8 +375,12 @@ def load_heart_disease(
         A file is nowhere to be found and cannot be downloaded (the message names
         the URL and the path to save it to).
     """
+    wanted = list(HEART_SITES) if sites is None else list(sites)
+    unknown = [s for s in wanted if s not in HEART_SITES]
+    if unknown or not wanted:
+        raise ValueError(f"unknown or no heart-disease sites {unknown}; choose from {HEART_SITES}")
     out = {}
-    for site in HEART_SITES:
+    for site in wanted:
         relpath = heart_file(site)
         path = _locate(
             relpath,

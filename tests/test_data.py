@@ -359,3 +359,20 @@ def test_http_404_is_data_not_found(
     with pytest.raises(data.DataNotFoundError, match="404"):
         data.load_breastmnist()
     assert _files_under(_isolated) == []
+
+
+def test_heart_disease_reads_only_the_sites_asked_for(tmp_path, monkeypatch):
+    """A hospital in a real federation reads its own file and no other."""
+    import shutil
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "heart_disease"
+    if not shared.is_dir():
+        pytest.skip("../shared/data is not beside the clone")
+    (tmp_path / "heart_disease").mkdir()
+    shutil.copy(shared / "processed.va.data", tmp_path / "heart_disease")
+    monkeypatch.delenv("FEDMED_DATA_DIR", raising=False)
+    monkeypatch.setenv("FEDMED_CACHE_DIR", str(tmp_path / "empty-cache"))
+    out = data.load_heart_disease(data_dir=tmp_path, download=False, sites=["va"])
+    assert list(out) == ["va"] and out["va"][0].shape == (200, 13)
+    with pytest.raises(ValueError, match="unknown"):
+        data.load_heart_disease(data_dir=tmp_path, download=False, sites=["boston"])

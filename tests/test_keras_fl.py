@@ -3,12 +3,12 @@ a hand-made weighted average, and every bad input."""
 
 from __future__ import annotations
 
-import fedmed_lib  # noqa: F401  (quiet TensorFlow before it is imported)
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import fedmed_lib  # noqa: F401  (quiet TensorFlow before it is imported)
 from fedmed_lib.algorithms import FedAvg
 from fedmed_lib.keras_fl import (
     build_cnn,

@@ -13,7 +13,6 @@ Deployed with Flower (Beutel et al., 2020) in :ref:`ch-flower`.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +20,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from fedmed_lib import data as _data
 from fedmed_lib.algorithms import FedAvg, local_sgd, numpy_client_fn
-from fedmed_lib.data import HEART_BASE_URL, HEART_FEATURES, HEART_SITES, heart_file
+from fedmed_lib.data import HEART_FEATURES, HEART_SITES, load_heart_disease
 from fedmed_lib.federated_stats import (
     GlobalStats,
     SiteStats,
@@ -82,16 +80,7 @@ def _check_partition(partition_id: int, num_partitions: int) -> None:
 
 def _read_one_site(site: str, data_dir: str | Path | None) -> tuple[Array, NDArray[np.int64]]:
     """Read and verify one hospital's file, and no other (checks as in ``load_heart_disease``)."""
-    relpath = heart_file(site)
-    verify = functools.partial(_data._parse_heart, site=site)
-    path = _data._locate(
-        relpath,
-        url=HEART_BASE_URL.rstrip("/") + "/" + relpath.split("/")[-1],
-        data_dir=data_dir,
-        download=True,
-        verify=verify,
-    )
-    return _data._parse_heart(path, site)
+    return load_heart_disease(data_dir=data_dir, sites=[site])[site]
 
 
 def stratified_test_mask(y: np.ndarray, test_size: float, *, seed: int) -> NDArray[np.bool_]:
