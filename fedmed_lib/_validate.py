@@ -1,12 +1,26 @@
 """Input checks shared by the whole library.
 
-Every public function that receives client data or client updates validates it
-here, so that bad input fails early with a ``ValueError`` that says *which*
-client sent *what*, before the global model is touched.
+Every public function that receives client data, client updates or configuration
+validates it here, so that bad input fails early with an error that says *which*
+client sent *what* (or which parameter is wrong), before the global model is
+touched. One place decides what a number, a count, a seed and an array are:
+
+* a **number** is a real ``int`` or ``float`` (or a numpy scalar of that kind);
+  ``True``, ``None``, strings and complex numbers are not numbers;
+* a **count** (``num_rounds``, ``local_epochs``, ``batch_size``, ``num_clients``, ...)
+  is an integer, never ``2.5`` and never ``True``;
+* a **seed** is a non-negative integer; ``None`` is refused everywhere, because the
+  book's runs are reproducible;
+* an **array** of parameters or data is real-valued: complex, boolean, string and
+  object arrays are refused rather than silently converted.
+
+Errors of the wrong *type* raise :class:`InputTypeError`, which is both a
+``TypeError`` and a ``ValueError``, so code that catches either sees it.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,24 +30,103 @@ Params = list[NDArray[np.float64]]
 """Model parameters: a list of numpy arrays (Flower calls this ``NDArrays``)."""
 
 
+class InputTypeError(TypeError, ValueError):
+    """Input of the wrong type (a string, ``None``, ``True`` or a complex number, say).
+
+    A subclass of both ``TypeError`` and ``ValueError``: callers that catch the
+    library's ``ValueError`` for bad input also catch this one.
+    """
+
+
 def client_label(client: int | str) -> str:
     """Return the name used for a client in error messages."""
     return f"client {client!r}" if isinstance(client, str) else f"client {client}"
 
 
+def _describe(value: object) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def check_number(value: object, *, name: str) -> float:
+    """Check that ``value`` is a finite real number (not bool, None, str or complex)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise InputTypeError(f"{name} must be a real number, got {_describe(value)}")
+    x = float(value)
+    if not np.isfinite(x):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return x
+
+
+def check_int(value: object, *, name: str, minimum: int | None = None) -> int:
+    """Check that ``value`` is an integer (not bool, not ``2.5``), at least ``minimum``."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise InputTypeError(f"{name} must be an integer, got {_describe(value)}")
+    n = int(value)
+    if minimum is not None and n < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {n}")
+    return n
+
+
+def check_seed(seed: object, *, name: str = "seed") -> int:
+    """Check that a seed is a non-negative integer; ``None`` is refused (runs are reproducible)."""
+    if seed is None:
+        raise InputTypeError(
+            f"{name} must be a non-negative integer, got None (the book's runs are reproducible: "
+            "pass a seed)"
+        )
+    return check_int(seed, name=name, minimum=0)
+
+
+def check_real_array(
+    value: object, *, name: str, ndim: int | None = None, allow_empty: bool = True
+) -> NDArray[np.float64]:
+    """Return ``value`` as a finite float64 array, refusing complex, bool, string and object data.
+
+    Raises
+    ------
+    InputTypeError
+        If ``value`` is ``None``, a string, or an array of complex, boolean, string or
+        object values.
+    ValueError
+        If it is ragged, has the wrong number of dimensions, is empty (with
+        ``allow_empty=False``) or contains NaN or Inf.
+    """
+    if value is None or isinstance(value, str | bytes):
+        raise InputTypeError(f"{name} must be a numeric array, got {_describe(value)}")
+    try:
+        a = np.asarray(value)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"{name} is not a rectangular numeric array ({err})") from err
+    if a.dtype == np.bool_:
+        raise InputTypeError(f"{name} must be numeric, got a boolean array")
+    if np.issubdtype(a.dtype, np.complexfloating):
+        raise InputTypeError(f"{name} must be real, got a complex array")
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise InputTypeError(f"{name} must be a numeric array, got dtype {a.dtype}")
+    a = a.astype(np.float64, copy=False)
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
+    if not allow_empty and a.size == 0:
+        raise ValueError(f"{name} is empty")
+    if np.isnan(a).any():
+        raise ValueError(f"{name} contains NaN")
+    if np.isinf(a).any():
+        raise ValueError(f"{name} contains Inf")
+    return a
+
+
 def check_params(params: Sequence[np.ndarray], *, name: str = "params") -> Params:
-    """Check that ``params`` is a non-empty list of finite float arrays and return a copy."""
+    """Check that ``params`` is a non-empty list of finite real arrays and return a copy."""
     if isinstance(params, np.ndarray):
-        raise ValueError(f"{name} must be a list of numpy arrays, got a single array")
+        raise InputTypeError(f"{name} must be a list of numpy arrays, got a single array")
+    if params is None or isinstance(params, str | bytes) or not isinstance(params, Sequence):
+        raise InputTypeError(f"{name} must be a list of numpy arrays, got {_describe(params)}")
     if len(params) == 0:
         raise ValueError(f"{name} is empty: expected at least one array")
-    out: Params = []
-    for i, p in enumerate(params):
-        a = np.asarray(p, dtype=np.float64)
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"{name}[{i}] contains NaN or Inf")
-        out.append(a.copy())
-    return out
+    return [check_real_array(p, name=f"{name}[{i}]").copy() for i, p in enumerate(params)]
 
 
 def check_update(
@@ -49,28 +142,24 @@ def check_update(
     ValueError
         If the update has the wrong number of arrays, a wrong shape, or NaN/Inf,
         naming the client and the problem.
+    InputTypeError
+        If the update is not a list of arrays, or an array is complex, boolean,
+        string or object-valued (naming the client).
     """
     who = client_label(client)
     if isinstance(update, np.ndarray):
-        raise ValueError(f"{who}: update must be a list of arrays, got a single array")
+        raise InputTypeError(f"{who}: update must be a list of arrays, got a single array")
+    if update is None or isinstance(update, str | bytes) or not isinstance(update, Sequence):
+        raise InputTypeError(f"{who}: update must be a list of arrays, got {_describe(update)}")
     if len(update) != len(reference):
         raise ValueError(
             f"{who}: update has {len(update)} arrays, the global model has {len(reference)}"
         )
     out: Params = []
     for i, (u, r) in enumerate(zip(update, reference, strict=True)):
-        try:
-            a = np.asarray(u, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{who}: array {i} is not numeric ({err})") from err
+        a = check_real_array(u, name=f"{who}: array {i}")
         if a.shape != np.shape(r):
-            raise ValueError(
-                f"{who}: array {i} has shape {a.shape}, expected {np.shape(r)}"
-            )
-        if np.isnan(a).any():
-            raise ValueError(f"{who}: array {i} contains NaN")
-        if np.isinf(a).any():
-            raise ValueError(f"{who}: array {i} contains Inf")
+            raise ValueError(f"{who}: array {i} has shape {a.shape}, expected {np.shape(r)}")
         out.append(a)
     return out
 
@@ -78,8 +167,10 @@ def check_update(
 def check_num_examples(num_examples: object, *, client: int | str) -> int:
     """Check that a client's ``num_examples`` is a positive integer."""
     who = client_label(client)
-    if isinstance(num_examples, bool) or not isinstance(num_examples, int | np.integer):
-        raise ValueError(f"{who}: num_examples must be an integer, got {num_examples!r}")
+    if isinstance(num_examples, bool | np.bool_) or not isinstance(num_examples, numbers.Integral):
+        raise InputTypeError(
+            f"{who}: num_examples must be an integer, got {_describe(num_examples)}"
+        )
     if num_examples <= 0:
         raise ValueError(f"{who}: num_examples must be positive, got {num_examples}")
     return int(num_examples)
@@ -88,34 +179,57 @@ def check_num_examples(num_examples: object, *, client: int | str) -> int:
 def check_xy(
     X: np.ndarray, y: np.ndarray, *, client: int | str = "data"
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Check a client's design matrix and targets: non-empty, 2-D ``X``, matching rows, finite."""
+    """Check a client's design matrix and targets.
+
+    ``X`` must be a non-empty 2-D real array and ``y`` a 1-D real array with one
+    entry per row of ``X`` (a column ``y`` of shape ``(n, 1)`` is refused: it
+    broadcasts silently in ``X @ theta - y``). Both must be finite.
+    """
     who = client_label(client) if client != "data" else "data"
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    X = check_real_array(X, name=f"{who}: X")
+    y = check_real_array(y, name=f"{who}: y")
     if X.ndim != 2:
         raise ValueError(f"{who}: X must be 2-D (n_samples, n_features), got shape {X.shape}")
     if X.shape[0] == 0:
         raise ValueError(f"{who}: empty data (X has 0 rows)")
+    if y.ndim != 1:
+        raise ValueError(f"{who}: y must be 1-D (n_samples,), got shape {y.shape}")
     if y.shape[0] != X.shape[0]:
         raise ValueError(
             f"{who}: X has {X.shape[0]} rows but y has {y.shape[0]} (shapes {X.shape}, {y.shape})"
         )
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{who}: X contains NaN or Inf")
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"{who}: y contains NaN or Inf")
     return X, y
 
 
-def check_positive(value: float, *, name: str) -> float:
+def check_binary_labels(y: np.ndarray, *, client: int | str = "data") -> None:
+    """Check that labels are 0 or 1 (the logistic model's convention: 1 is the disease)."""
+    bad = ~np.isin(y, (0.0, 1.0))
+    if bad.any():
+        who = client_label(client) if client != "data" else "data"
+        raise ValueError(
+            f"{who}: labels must be 0 or 1 for the logistic model, got {np.unique(y[bad])[:5]}"
+        )
+
+
+def check_positive(value: object, *, name: str) -> float:
     """Check that a hyper-parameter is a finite positive number."""
-    if not np.isfinite(value) or value <= 0:
+    x = check_number(value, name=name)
+    if x <= 0:
         raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
+    return x
 
 
-def check_fraction(value: float, *, name: str) -> float:
+def check_nonnegative(value: object, *, name: str) -> float:
+    """Check that a hyper-parameter is a finite number ``>= 0``."""
+    x = check_number(value, name=name)
+    if x < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return x
+
+
+def check_fraction(value: object, *, name: str) -> float:
     """Check that ``value`` lies in (0, 1]."""
-    if not np.isfinite(value) or not 0 < value <= 1:
+    x = check_number(value, name=name)
+    if not 0 < x <= 1:
         raise ValueError(f"{name} must lie in (0, 1], got {value!r}")
-    return float(value)
+    return x
