@@ -16,11 +16,11 @@ export MPLBACKEND := module://matplotlib_inline.backend_inline
 # CI and offline machines read the data from here (../shared/data beside the clone).
 export FEDMED_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: book test lab install mathjax browser execute build build-strict serve bench lint unit nbval browser-test clean
+.PHONY: book test lab install mathjax browser execute build build-strict serve bench lint unit nbval nbval-portable browser-test clean
 
 book: install mathjax execute build serve
 
-test: install mathjax browser lint unit nbval build-strict browser-test
+test: install mathjax browser lint unit nbval nbval-portable build-strict browser-test
 
 ## --- installation --------------------------------------------------------------
 install: $(VENV)/.installed
@@ -83,6 +83,19 @@ unit: install
 nbval: install
 	PYTHONPATH=tools $(BIN)/pytest -p nbval_capture --nbval-lax -p no:cacheprovider -q \
 	  --nbval-cell-timeout=300 notebooks/
+
+# Pinned outputs are facts that hold on any x86-64 CPU. The second execution runs every
+# notebook again as another machine would (an AVX2-only CPU: numpy's AVX-512 kernels off,
+# OpenBLAS's Haswell kernels; TensorFlow with oneDNN on and limited to AVX2; one thread;
+# another hash seed) and requires every pinned cell to print the same text.
+PORTABLE_ENV := TF_ENABLE_ONEDNN_OPTS=1 ONEDNN_MAX_CPU_ISA=AVX2 \
+  TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=1 \
+  OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=Haswell \
+  NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" PYTHONHASHSEED=12345
+
+nbval-portable: install
+	$(PORTABLE_ENV) $(BIN)/python -c "import numpy; numpy.show_runtime()" | grep -A2 simd_extensions
+	$(PORTABLE_ENV) $(BIN)/pytest --nbval-lax -p no:cacheprovider -q --nbval-cell-timeout=300 notebooks/
 
 browser-test: install browser
 	$(BIN)/pytest tests/browser -q

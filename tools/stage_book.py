@@ -6,10 +6,21 @@ executed once before the build (by `tools/run_notebooks.py` or the nbval run of
 in the table of contents, its executed copy from `_build/executed/notebooks/` to
 `_build/src/notebooks/`. It refuses an executed copy whose cells no longer match
 the source notebook (stale), so the site never shows outputs of old code.
+
+Pages quote measured numbers without typing them in. A notebook publishes a number
+with MyST-NB's ``glue("chNN_name", "0.78", display=False)``; this script collects
+every glued value from the executed notebooks, together with each notebook's
+measured execution time (``_build/timings.json``, as ``seconds_NN_slug``), and
+writes them into the staged ``_config.yml`` as MyST substitutions, so that a page
+writes ``{{ ch15_auroc_fedavg }}`` and always shows what the executed chapter
+printed. A page that uses a name no notebook defines fails the build.
 """
 
 from __future__ import annotations
 
+import ast
+import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -31,6 +42,40 @@ def toc_files(toc: dict) -> list[str]:
     return files
 
 
+def glued_values(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """Return ``{name: text}`` for every value a notebook glued with MyST-NB's ``glue``."""
+    out: dict[str, str] = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
+            text = o.get("data", {}).get("application/papermill.record/text/plain")
+            if name and text is not None:
+                try:
+                    value = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    value = text
+                out[name] = str(value)
+    return out
+
+
+SUBSTITUTION = re.compile(r"\{\{\s*([A-Za-z_][\w]*)\s*\}\}")
+
+
+def write_substitutions(values: dict[str, str], problems: list[str]) -> None:
+    """Add ``values`` to the staged _config.yml; report pages that use unknown names."""
+    for page in sorted(SRC.glob("*.md")):
+        for name in SUBSTITUTION.findall(page.read_text(encoding="utf-8")):
+            if name not in values:
+                problems.append(
+                    f"{page.name}: {{{{ {name} }}}} is glued by no executed notebook "
+                    "(and is not a notebook's time seconds_NN_slug)"
+                )
+    config_path = SRC / "_config.yml"
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    config.setdefault("parse", {})["myst_substitutions"] = dict(sorted(values.items()))
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+
+
 def main() -> int:
     if SRC.exists():
         shutil.rmtree(SRC)
@@ -40,7 +85,13 @@ def main() -> int:
         return 1
     toc = yaml.safe_load((ROOT / "book" / "_toc.yml").read_text())
     (SRC / "notebooks").mkdir()
-    problems = []
+    problems: list[str] = []
+    values: dict[str, str] = {}
+    origin: dict[str, str] = {}
+    timings_path = ROOT / "_build" / "timings.json"
+    if timings_path.exists():
+        for nb_name, seconds in json.loads(timings_path.read_text()).items():
+            values[f"seconds_{Path(nb_name).stem}"] = f"{seconds:.0f}"
     for f in toc_files(toc):
         if not f.startswith("notebooks/"):
             continue
@@ -64,7 +115,13 @@ def main() -> int:
         if errors:
             problems.append(f"{name}: the executed copy has an error output (run `make execute`)")
             continue
+        for key, value in glued_values(b).items():
+            if key in origin:
+                problems.append(f"{name}: glue name {key!r} is also glued by {origin[key]}")
+            origin[key] = name
+            values[key] = value
         shutil.copy(executed, SRC / "notebooks" / name)
+    write_substitutions(values, problems)
     for p in problems:
         print(p, file=sys.stderr)
     return 1 if problems else 0

@@ -24,7 +24,9 @@ def check_and_print(timings: dict[str, float], path: Path | None = None, file=No
         print(f"{name:<42} {t:8.1f}  {status}", file=out)
     total_ok = total <= TOTAL_S
     print(f"{'TOTAL':<42} {total:8.1f}  {'ok' if total_ok else 'OVER 480 s'}", file=out)
-    if path is not None:
+    if path is not None:  # merged: running one notebook keeps the others' last times
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(timings, indent=1))
+        known = json.loads(path.read_text()) if path.exists() else {}
+        known.update(timings)
+        path.write_text(json.dumps(dict(sorted(known.items())), indent=1))
     return ok and total_ok

@@ -201,8 +201,8 @@ RESULTS = [
     ("14_robust_aggregation", "median 0.94, trimmed mean 0.94, norm clipping 0.90, Krum 0.92",
      "median 0.94, trimmed mean 0.94, norm clipping 0.90"),
     ("14_robust_aggregation", "Krum 0.92", "Krum 0.92"),
-    ("15_medical_images", "FedAvg 0.78, local only 0.69, centralised 0.79",
-     "FedAvg 0.78, local only 0.69, centralised 0.79"),
+    # chapter 15's AUROCs come from float32 training and are not pinned: the page reads them
+    # from the executed notebook ({{ ch15_... }} substitutions; tests/test_pages.py)
     ("16_flower", "Flower = simulation to 1e-9: True", "Flower = simulation to 1e-9"),
     ("16_flower", "(all hospitals): 0.830", "test accuracy 0.830"),
 ]
