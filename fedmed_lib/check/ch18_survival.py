@@ -1,0 +1,204 @@
+"""Self-checks for :ref:`ch-survival`: the federated Kaplan-Meier curve.
+
+The learner writes two functions. A hospital runs
+``site_counts(time, event, grid) -> (at_risk, events)``: at each time of the common
+grid, how many of its patients are at risk (still followed, ``time >= s``) and how
+many died then. The server runs ``server_km(counts) -> survival``: from the list of
+the hospitals' ``(at_risk, events)`` pairs, the Kaplan-Meier curve of all patients,
+``prod_{s_l <= s} (1 - sum_k e_kl / sum_k a_kl)`` (Kaplan and Meier, JASA 1958). The
+check runs both on small federations with ties, censoring at event times and
+unequal hospitals, recognises the usual mistakes, and never prints the expected
+values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from fedmed_lib.check import Feedback, correct, wrong
+
+Counts = tuple[np.ndarray, np.ndarray]
+SiteCountsFn = Callable[[np.ndarray, np.ndarray, np.ndarray], Counts]
+ServerKmFn = Callable[[Sequence[Counts]], np.ndarray]
+
+# Federations of (time, event) per hospital: ties within and across hospitals, censoring
+# at an event time, a hospital whose patients are all gone before the last death.
+_FEDERATIONS: tuple[tuple[tuple[tuple[float, ...], tuple[int, ...]], ...], ...] = (
+    (
+        ((2, 3, 3, 5, 8, 8, 9, 12, 14, 15), (1, 1, 0, 1, 0, 1, 1, 0, 1, 0)),
+        ((1, 3, 4), (1, 1, 0)),
+        ((3, 6, 7, 8, 10, 11), (0, 1, 1, 1, 0, 1)),
+    ),
+    (
+        ((5, 5, 6, 9, 20, 21, 30), (1, 0, 1, 1, 1, 0, 0)),
+        ((2, 5, 9, 9, 9, 13, 13, 18, 25, 26, 27, 40), (0, 1, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1)),
+    ),
+)
+
+
+def _reference_counts(t: np.ndarray, e: np.ndarray, grid: np.ndarray) -> Counts:
+    at_risk = (t[None, :] >= grid[:, None]).sum(axis=1).astype(float)
+    events = ((t[None, :] == grid[:, None]) & (e[None, :] == 1)).sum(axis=1).astype(float)
+    return at_risk, events
+
+
+def _km(a: np.ndarray, e: np.ndarray) -> np.ndarray:
+    return np.cumprod(1.0 - np.divide(e, a, out=np.zeros_like(e), where=a > 0))
+
+
+_COUNT_MISTAKES: dict[str, tuple[Callable[..., Counts], str, str]] = {
+    "censored_not_at_risk": (
+        lambda t, e, g: ((((t[None, :] >= g[:, None]) & (e[None, :] == 1)).sum(1)).astype(float),
+                         _reference_counts(t, e, g)[1]),
+        "Your numbers at risk leave out the censored patients.",
+        "a patient censored at time c was alive and followed until c: count them at risk at "
+        "every grid time s <= c.",
+    ),
+    "censored_never_leave": (
+        lambda t, e, g: (len(t) - np.array([((t < s) & (e == 1)).sum() for s in g], float),
+                         _reference_counts(t, e, g)[1]),
+        "Your numbers at risk only drop when a patient dies: censored patients stay at risk "
+        "forever.",
+        "after its censoring time a patient is no longer followed; at risk means time >= s.",
+    ),
+    "strict_risk_set": (
+        lambda t, e, g: ((t[None, :] > g[:, None]).sum(1).astype(float),
+                         _reference_counts(t, e, g)[1]),
+        "Your risk set at time s leaves out the patients whose time is exactly s.",
+        "those who die at s were alive just before s: at risk means time >= s, not time > s.",
+    ),
+    "censored_as_events": (
+        lambda t, e, g: (_reference_counts(t, e, g)[0],
+                         (t[None, :] == g[:, None]).sum(1).astype(float)),
+        "Your event counts include patients censored at that time.",
+        "count only the patients with event == 1 at each grid time.",
+    ),
+}
+
+
+def _site_curve(a: np.ndarray, e: np.ndarray) -> np.ndarray:
+    return _km(a, e)
+
+
+_SERVER_MISTAKES: dict[str, tuple[Callable[[Sequence[Counts]], np.ndarray], str, str]] = {
+    "mean_of_curves": (
+        lambda c: np.mean([_site_curve(a, e) for a, e in c], axis=0),
+        "Your curve is the average of the hospitals' own Kaplan-Meier curves.",
+        "the hospitals' curves cannot be averaged (the patients at risk change differently at "
+        "each hospital): add up the counts first, then compute one curve.",
+    ),
+    "weighted_mean_of_curves": (
+        lambda c: np.average([_site_curve(a, e) for a, e in c], axis=0,
+                             weights=[a[0] for a, _ in c]),
+        "Your curve is a size-weighted average of the hospitals' own curves.",
+        "weights fixed at the start ignore who is still at risk later: add up the counts "
+        "at each time, then compute one curve.",
+    ),
+    "product_of_curves": (
+        lambda c: np.prod([_site_curve(a, e) for a, e in c], axis=0),
+        "Your curve multiplies the hospitals' curves, as if a patient had to survive at "
+        "every hospital.",
+        "add up the numbers at risk and of deaths over hospitals, then compute one curve.",
+    ),
+    "nelson_aalen": (
+        lambda c: np.exp(-np.cumsum(_ratio(c))),
+        "Your curve is exp(-cumulative hazard) (the Nelson-Aalen / Breslow estimate), "
+        "close to but not the Kaplan-Meier curve.",
+        "multiply the factors (1 - e_j / a_j) instead.",
+    ),
+    "one_minus_cumsum": (
+        lambda c: 1.0 - np.cumsum(_ratio(c)),
+        "Your curve subtracts the hazards e_j / a_j from 1 instead of multiplying survival "
+        "factors.",
+        "S(s_j) = S(s_{j-1}) * (1 - e_j / a_j).",
+    ),
+    "not_cumulative": (
+        lambda c: 1.0 - _ratio(c),
+        "Your curve gives, at each time, the probability of surviving that time only.",
+        "survival to time s is the product of the factors (1 - e_j / a_j) of all s_j <= s.",
+    ),
+}
+
+
+def _ratio(counts: Sequence[Counts]) -> np.ndarray:
+    a = np.sum([c[0] for c in counts], axis=0)
+    e = np.sum([c[1] for c in counts], axis=0)
+    return np.divide(e, a, out=np.zeros_like(e), where=a > 0)
+
+
+def _same(x: object, y: np.ndarray) -> bool:
+    try:
+        arr = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return arr.shape == y.shape and bool(np.allclose(arr, y, rtol=1e-9, atol=1e-12))
+
+
+def _call(fn: Callable[..., object], *args: object) -> tuple[object, Feedback | None]:
+    try:
+        return fn(*args), None
+    except Exception as err:  # report any error of the learner's code
+        return None, wrong(f"Your function {getattr(fn, '__name__', 'fn')} raised "
+                           f"{type(err).__name__}: {err}.",
+                           "check the shapes: one number per grid time.")
+
+
+def check_federated_km(site_counts: SiteCountsFn, server_km: ServerKmFn) -> Feedback:
+    """Check a learner's federated Kaplan-Meier curve (a hospital's counts and the server).
+
+    Introduced in the exercises of :ref:`ch-survival`.
+
+    Parameters
+    ----------
+    site_counts
+        ``site_counts(time, event, grid) -> (at_risk, events)``, run by each hospital on
+        its own patients; one number of each per grid time.
+    server_km
+        ``server_km(counts) -> survival``: ``counts`` is the list of the hospitals'
+        ``(at_risk, events)``; returns the survival probability at each grid time.
+
+    Returns
+    -------
+    Feedback
+        Passed, or what is wrong with a hint (never the expected numbers).
+    """
+    for federation in _FEDERATIONS:
+        sites = [(np.array(t, float), np.array(e, float)) for t, e in federation]
+        grid = np.unique(np.concatenate([t[e == 1] for t, e in sites]))
+        reference = [_reference_counts(t, e, grid) for t, e in sites]
+        for t, e in sites:
+            out, error = _call(site_counts, t.copy(), e.copy(), grid.copy())
+            if error is not None:
+                return error
+            ref = _reference_counts(t, e, grid)
+            if not (isinstance(out, tuple | list) and len(out) == 2):
+                return wrong("site_counts must return two arrays (at_risk, events).",
+                             "return at_risk, events")
+            if _same(out[0], ref[0]) and _same(out[1], ref[1]):
+                continue
+            for compute, message, hint in _COUNT_MISTAKES.values():
+                mistake = compute(t, e, grid)
+                if _same(out[0], mistake[0]) and _same(out[1], mistake[1]):
+                    return wrong(message, hint)
+            which = "numbers at risk" if not _same(out[0], ref[0]) else "event counts"
+            return wrong(f"Your site_counts gives wrong {which} on a small hospital.",
+                         "at risk at s: time >= s; events at s: time == s and event == 1.")
+        surv, error = _call(server_km, [(a.copy(), d.copy()) for a, d in reference])
+        if error is not None:
+            return error
+        a_tot = np.sum([a for a, _ in reference], axis=0)
+        e_tot = np.sum([d for _, d in reference], axis=0)
+        if _same(surv, _km(a_tot, e_tot)):
+            continue
+        for curve, message, hint in _SERVER_MISTAKES.values():
+            if _same(surv, curve(reference)):
+                return wrong(message, hint)
+        return wrong("Your server_km does not give the Kaplan-Meier curve of all the patients.",
+                     "sum a_kj and e_kj over hospitals k, then take the running product of "
+                     "(1 - e_j / a_j).")
+    return correct(
+        "Your hospitals send only counts per grid time, and your server's curve equals the "
+        "Kaplan-Meier curve of the pooled patients on every test federation."
+    )
