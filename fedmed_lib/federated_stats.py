@@ -3,18 +3,33 @@
 Before four hospitals can train one model they must put their features on the
 same scale and fill in the values they did not record. Pooling the rows to
 compute a mean is exactly what federated learning forbids, but the mean and the
-variance are functions of a few *sums*: each site sends, per feature, the number
-of observed values ``c_k``, their sum ``s_k`` and their sum of squares ``q_k``
-(and how many values are missing), and the server combines them into
+variance of the pooled data follow from a few numbers per site and feature: the
+number of observed values ``c_k``, their mean ``mean_k`` and the sum of their
+squared deviations from it, ``M2_k = sum_i (x_ki - mean_k)^2`` (and how many
+values are missing). The server merges two groups ``a`` and ``b`` with the
+parallel formula of Chan, Golub and LeVeque ("Algorithms for computing the sample
+variance: analysis and recommendations", The American Statistician 37(3), 1983)::
 
-``mean = sum_k s_k / sum_k c_k`` and
-``var = (sum_k q_k - c * mean**2) / (c - ddof)`` with ``c = sum_k c_k``,
+    c = c_a + c_b,   delta = mean_b - mean_a,
+    mean = mean_a + delta * c_b / c,
+    M2 = M2_a + M2_b + delta**2 * c_a * c_b / c,
 
-which equal the statistics of the pooled data exactly (up to rounding). This is
-the "federated preprocessing" step of the Fed-Heart-Disease benchmark (Ogier du
-Terrail et al., "FLamby: Datasets and Benchmarks for Cross-Silo Federated
-Learning in Realistic Healthcare Settings", NeurIPS 2022) on the UCI Heart
-Disease data (Janosi et al., 1988; Detrano et al., 1989). Introduced in
+and ``var = M2 / (c - ddof)``. Unlike the textbook ``(sum q_k - c mean**2) / c``
+of the chapter, no two large numbers are subtracted: with values near ``1e8`` and
+a standard deviation of 1 the sums of squares lose every digit, while this form
+agrees with ``np.std`` of the pooled data to about ``1e-10``. Each site computes its
+own ``(mean_k, M2_k)`` with the corrected two-pass algorithm of the same paper.
+
+One limit remains, and it is the float64 mean each site sends: rounding it errs by
+up to half a unit in the last place, ``u = ulp(|mean|) / 2``, and the spread between
+the sites' means turns that into a relative error of the standard deviation of at
+most about ``u / std`` (``7e-9`` at ``1e8``, ``6e-5`` at ``1e12`` for a standard
+deviation of 1; typically far less, since the roundings of different sites cancel).
+
+This is the "federated preprocessing" step of the Fed-Heart-Disease benchmark
+(Ogier du Terrail et al., "FLamby: Datasets and Benchmarks for Cross-Silo Federated
+Learning in Realistic Healthcare Settings", NeurIPS 2022) on the UCI Heart Disease
+data (Janosi et al., 1988; Detrano et al., 1989). Introduced in
 :ref:`ch-four-hospitals`.
 
 Missing values are ``NaN``. Sites never send rows, only the arrays of a
@@ -24,26 +39,46 @@ uses with :func:`standardize_impute`.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from fedmed_lib._validate import InputTypeError, check_int, check_number
+
 Array = NDArray[np.float64]
 
 
-def _who(site: int | str) -> str:
+def _who(site: object) -> str:
     return f"site {site!r}" if isinstance(site, str) else f"site {site}"
 
 
-def _check_matrix(X: np.ndarray, *, site: int | str) -> Array:
-    """Return ``X`` as a float 2-D array with at least one row; NaN allowed, Inf not."""
+def _check_site_label(site: object) -> None:
+    if isinstance(site, bool | np.bool_) or not isinstance(site, str | numbers.Integral):
+        raise InputTypeError(
+            f"site must be a name (str) or an index (int), got {type(site).__name__}"
+        )
+
+
+def _check_matrix(X: object, *, site: object) -> Array:
+    """Return ``X`` as a float 2-D array with at least one row and column; NaN allowed, Inf not."""
+    _check_site_label(site)
     who = _who(site)
+    if X is None or isinstance(X, str | bytes):
+        raise InputTypeError(f"{who}: X must be a numeric array, got {type(X).__name__}")
     try:
-        A = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{who}: X is not numeric ({err})") from err
+        A = np.asarray(X)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"{who}: X is not a rectangular numeric array ({err})") from err
+    if A.dtype == np.bool_:
+        raise InputTypeError(f"{who}: X must be numeric, got a boolean array")
+    if np.issubdtype(A.dtype, np.complexfloating):
+        raise InputTypeError(f"{who}: X must be real, got a complex array")
+    if not (np.issubdtype(A.dtype, np.integer) or np.issubdtype(A.dtype, np.floating)):
+        raise InputTypeError(f"{who}: X must be a numeric array, got dtype {A.dtype}")
+    A = A.astype(np.float64, copy=False)
     if A.ndim != 2:
         raise ValueError(f"{who}: X must be 2-D (n_samples, n_features), got shape {A.shape}")
     if A.shape[0] == 0:
@@ -55,11 +90,38 @@ def _check_matrix(X: np.ndarray, *, site: int | str) -> Array:
     return A
 
 
-@dataclass(frozen=True)
+def _stat_array(value: object, *, who: str, name: str) -> Array:
+    """Check a 1-D finite real array of per-feature statistics (no bool, complex, str, object)."""
+    if value is None or isinstance(value, str | bytes):
+        raise InputTypeError(f"{who}: {name} must be a numeric array, got {type(value).__name__}")
+    try:
+        a = np.asarray(value)
+    except ValueError as err:
+        raise ValueError(f"{who}: {name} is not a rectangular numeric array ({err})") from err
+    if a.dtype == np.bool_ or not (
+        np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)
+    ):
+        raise InputTypeError(f"{who}: {name} must be a real numeric array, got dtype {a.dtype}")
+    a = a.astype(np.float64, copy=False)
+    if a.ndim != 1:
+        raise ValueError(f"{who}: count, mean and m2 must be 1-D of equal length; {name} has "
+                         f"shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{who}: {name} contains NaN or Inf")
+    return a
+
+
+@dataclass(frozen=True, init=False)
 class SiteStats:
-    """What one site sends to the server: per-feature counts and sums, never rows.
+    """What one site sends to the server: per-feature count, mean and M2, never rows.
 
     Introduced in :ref:`ch-four-hospitals`.
+
+    Build it with :func:`site_statistics`, or as
+    ``SiteStats(site, num_examples, count, mean=..., m2=...)``. The older form with
+    raw sums, ``SiteStats(site, num_examples, count, total, total_sq)``, is still
+    accepted (e.g. from a message that carries sums); it is converted to mean and
+    M2, which loses precision for values far from zero.
 
     Attributes
     ----------
@@ -69,22 +131,271 @@ class SiteStats:
         Number of rows (patients) at the site.
     count
         Number of observed (non-missing) values of each feature.
-    total
-        Sum of the observed values of each feature.
-    total_sq
-        Sum of the squares of the observed values of each feature.
+    mean
+        Mean of the observed values of each feature (``0`` where none is observed).
+    m2
+        Sum of squared deviations ``sum_i (x_i - mean)^2`` of the observed values of
+        each feature (``0`` where none is observed).
     """
 
     site: int | str
     num_examples: int
     count: Array
-    total: Array
-    total_sq: Array
+    mean: Array
+    m2: Array
+
+    def __init__(
+        self,
+        site: int | str,
+        num_examples: int,
+        count: Array,
+        total: Array | None = None,
+        total_sq: Array | None = None,
+        *,
+        mean: Array | None = None,
+        m2: Array | None = None,
+    ) -> None:
+        if mean is None and m2 is None:
+            if total is None or total_sq is None:
+                raise InputTypeError(
+                    f"{_who(site)}: SiteStats needs mean= and m2= (or the raw sums total "
+                    "and total_sq)"
+                )
+            mean, m2 = _from_sums(site, count, total, total_sq)
+        elif total is not None or total_sq is not None or mean is None or m2 is None:
+            raise InputTypeError(
+                f"{_who(site)}: give SiteStats either mean= and m2=, or total and total_sq"
+            )
+        object.__setattr__(self, "site", site)
+        object.__setattr__(self, "num_examples", num_examples)
+        object.__setattr__(self, "count", count)
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "m2", m2)
+
+    @property
+    def total(self) -> Array:
+        """Sum of the observed values of each feature (``count * mean``)."""
+        return np.asarray(self.count * self.mean, dtype=np.float64)
+
+    @property
+    def total_sq(self) -> Array:
+        """Sum of the squares of the observed values (``m2 + count * mean**2``)."""
+        return np.asarray(self.m2 + self.count * self.mean**2, dtype=np.float64)
 
     @property
     def n_missing(self) -> Array:
         """Number of missing values of each feature (``num_examples - count``)."""
         return np.asarray(self.num_examples - self.count, dtype=np.float64)
+
+
+def _from_sums(site: object, count: object, total: object, total_sq: object) -> tuple[Array, Array]:
+    """Convert raw sums ``(count, total, total_sq)`` into ``(mean, m2)``, checking them."""
+    who = _who(site)
+    c = _stat_array(count, who=who, name="count")
+    s = _stat_array(total, who=who, name="total")
+    q = _stat_array(total_sq, who=who, name="total_sq")
+    if not c.shape == s.shape == q.shape:
+        raise ValueError(f"{who}: count, total and total_sq must be 1-D of equal length")
+    if np.any(c < 0):
+        raise ValueError(f"{who}: count must not be negative")
+    # Cauchy-Schwarz: s^2 <= c q for any real numbers; a violation means corrupt statistics.
+    slack = 1e-9 * np.maximum(1.0, c * q)
+    if np.any(s**2 > c * q + slack):
+        bad = int(np.argmax(s**2 - c * q))
+        raise ValueError(
+            f"{who}: feature {bad} has total**2 > count * total_sq, "
+            "which no real data can produce (corrupt statistics?)"
+        )
+    observed = c > 0
+    mean = np.divide(s, c, out=np.zeros_like(s), where=observed)
+    m2 = np.where(observed, np.maximum(q - s * mean, 0.0), 0.0)
+    return mean, m2
+
+
+def site_statistics(X: np.ndarray, *, site: int | str = 0) -> SiteStats:
+    """Compute one site's summary statistics (run *at* the site).
+
+    The mean and the sum of squared deviations of each feature's observed values,
+    by the corrected two-pass algorithm of Chan, Golub and LeVeque (1983): the mean,
+    then the deviations from it, corrected by their (tiny) sum. Introduced in
+    :ref:`ch-four-hospitals`.
+
+    Parameters
+    ----------
+    X
+        The site's feature matrix, shape ``(n_samples, n_features)``, with ``NaN``
+        for missing values (not modified).
+    site
+        The site's name or index, used in error messages.
+
+    Returns
+    -------
+    SiteStats
+        Count, mean and M2 of the observed values of each feature.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not 2-D, has no rows or columns, contains Inf, or holds values
+        so large that their squared deviations overflow float64; the message names
+        the site. :class:`~fedmed_lib._validate.InputTypeError` (also a
+        ``TypeError``) if ``X`` is not a real numeric array or ``site`` is neither a
+        string nor an integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = site_statistics(np.array([[1.0], [np.nan], [3.0]]), site="A")
+    >>> s.count, s.mean, s.m2, s.n_missing
+    (array([2.]), array([2.]), array([2.]), array([1.]))
+    """
+    A = _check_matrix(X, site=site)
+    observed = ~np.isnan(A)
+    count = observed.sum(axis=0).astype(np.float64)
+    has = count > 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        # Divide by a power of two near the largest magnitude (exact), so the sum cannot overflow.
+        peak = np.max(np.where(observed, np.abs(A), 0.0), axis=0)
+        scale = np.ldexp(1.0, np.frexp(np.where(peak > 0, peak, 1.0))[1] - 1)
+        first = scale * np.divide(
+            np.where(observed, A / scale, 0.0).sum(axis=0), count,
+            out=np.zeros_like(count), where=has,
+        )
+        # Corrected two-pass: deviations from the first mean, corrected by their sum.
+        dev = np.where(observed, A - first, 0.0)
+        dev_sum = dev.sum(axis=0)
+        mean = first + np.divide(dev_sum, count, out=np.zeros_like(count), where=has)
+        m2 = (dev**2).sum(axis=0) - np.divide(
+            dev_sum**2, count, out=np.zeros_like(count), where=has
+        )
+    bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(m2)))
+    if bad.size:
+        raise ValueError(
+            f"{_who(site)}: feature {int(bad[0])} has values too far apart for float64 "
+            "(their squared deviations overflow); rescale the feature"
+        )
+    return SiteStats(site, int(A.shape[0]), count, mean=mean, m2=np.maximum(m2, 0.0))
+
+
+def _check_site_stats(s: object, n_features: int | None) -> tuple[Array, Array, Array]:
+    """Validate one site's statistics and return ``(count, mean, m2)`` as float arrays."""
+    if not isinstance(s, SiteStats):
+        raise InputTypeError(f"expected a SiteStats from every site, got {type(s).__name__}")
+    who = _who(s.site)
+    n = s.num_examples
+    if isinstance(n, bool | np.bool_) or not isinstance(n, numbers.Integral):
+        raise InputTypeError(f"{who}: num_examples must be an integer, got {n!r}")
+    if n <= 0:
+        raise ValueError(f"{who}: num_examples must be positive, got {n}")
+    count = _stat_array(s.count, who=who, name="count")
+    mean = _stat_array(s.mean, who=who, name="mean")
+    m2 = _stat_array(s.m2, who=who, name="m2")
+    if not count.shape == mean.shape == m2.shape:
+        raise ValueError(f"{who}: count, mean and m2 must be 1-D of equal length")
+    width = count.shape[0]
+    if width == 0:
+        raise ValueError(f"{who}: statistics for 0 features")
+    if n_features is not None and width != n_features:
+        raise ValueError(
+            f"{who}: statistics for {width} features, the first site sent {n_features}"
+        )
+    if np.any(count < 0) or np.any(count > n) or np.any(count != np.floor(count)):
+        raise ValueError(f"{who}: count must be whole numbers between 0 and num_examples={n}")
+    if np.any(m2[count == 0] != 0):
+        raise ValueError(f"{who}: m2 must be 0 for a feature with no observed value")
+    if np.any(m2 < 0):
+        bad = int(np.argmax(m2 < 0))
+        raise ValueError(
+            f"{who}: feature {bad} has a negative sum of squared deviations (m2), "
+            "which no real data can produce (corrupt statistics?)"
+        )
+    return count, mean, m2
+
+
+Moments = tuple[Array, Array, Array]
+
+
+def _merge(a: Moments, b: Moments) -> Moments:
+    """Chan, Golub and LeVeque's pairwise update of ``(count, mean, M2)``, per feature."""
+    ca, ma, m2a = a
+    cb, mb, m2b = b
+    c = ca + cb
+    delta = mb - ma
+    frac = np.divide(cb, c, out=np.zeros_like(c), where=c > 0)  # c_b / c
+    mean = np.where(ca == 0, mb, np.where(cb == 0, ma, ma + delta * frac))
+    between = np.where((ca > 0) & (cb > 0), delta**2 * ca * frac, 0.0)
+    return c, mean, m2a + m2b + between
+
+
+def combine(stats: Sequence[SiteStats], *, ddof: int = 0) -> GlobalStats:
+    """Combine the sites' statistics into global means and standard deviations (the server).
+
+    Merges the sites' ``(count, mean, M2)`` pairwise, in a balanced tree, with the
+    parallel formula of Chan, Golub and LeVeque (1983); see the module docstring.
+    Introduced in :ref:`ch-four-hospitals`.
+
+    Parameters
+    ----------
+    stats
+        One :class:`SiteStats` per site, as returned by :func:`site_statistics`.
+    ddof
+        Degrees of freedom removed from the count in the variance: ``0`` (default)
+        matches ``np.nanstd`` on the pooled data, ``1`` matches ``np.nanstd(..., ddof=1)``.
+
+    Returns
+    -------
+    GlobalStats
+        Equal (up to rounding) to the statistics of the concatenated rows.
+
+    Raises
+    ------
+    ValueError
+        If the list is empty, a site's statistics are malformed (naming the site),
+        the sites disagree on the number of features, a feature has at most
+        ``ddof`` observed values over all sites, or the combined variance overflows.
+    """
+    if isinstance(ddof, bool | np.bool_) or ddof not in (0, 1):
+        raise ValueError(f"ddof must be 0 or 1, got {ddof!r}")
+    if stats is None or isinstance(stats, str | bytes | SiteStats) or not isinstance(
+        stats, Sequence
+    ):
+        raise InputTypeError(
+            f"stats must be a list of SiteStats (one per site), got {type(stats).__name__}"
+        )
+    if len(stats) == 0:
+        raise ValueError("no site statistics to combine: the list is empty")
+    width: int | None = None
+    level: list[Moments] = []
+    for s in stats:
+        level.append(_check_site_stats(s, width))
+        width = int(level[-1][0].shape[0])
+    while len(level) > 1:  # a balanced tree of pairwise merges
+        level = [
+            _merge(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
+            for i in range(0, len(level), 2)
+        ]
+    count, mean, m2 = level[0]
+    too_few = np.flatnonzero(count <= ddof)
+    if too_few.size:
+        raise ValueError(
+            f"feature {int(too_few[0])} has {int(count[too_few[0]])} observed values over all "
+            f"sites; at least {ddof + 1} are needed"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        std = np.sqrt(m2 / (count - ddof))
+    overflow = np.flatnonzero(~np.isfinite(std) | ~np.isfinite(mean))
+    if overflow.size:
+        raise ValueError(
+            f"feature {int(overflow[0])}: the sites' values are too far apart for float64 "
+            "(the combined variance overflows); rescale the feature"
+        )
+    return GlobalStats(
+        num_examples=int(sum(s.num_examples for s in stats)),
+        count=count,
+        mean=mean,
+        std=std,
+        ddof=ddof,
+    )
 
 
 @dataclass(frozen=True)
@@ -121,131 +432,18 @@ class GlobalStats:
         return np.asarray(1.0 - self.count / self.num_examples, dtype=np.float64)
 
 
-def site_statistics(X: np.ndarray, *, site: int | str = 0) -> SiteStats:
-    """Compute one site's summary statistics (run *at* the site).
-
-    Introduced in :ref:`ch-four-hospitals`.
-
-    Parameters
-    ----------
-    X
-        The site's feature matrix, shape ``(n_samples, n_features)``, with ``NaN``
-        for missing values.
-    site
-        The site's name or index, used in error messages.
-
-    Returns
-    -------
-    SiteStats
-        Counts, sums and sums of squares of the observed values of each feature.
-
-    Raises
-    ------
-    ValueError
-        If ``X`` is not 2-D, has no rows or columns, or contains Inf; the message
-        names the site.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> s = site_statistics(np.array([[1.0], [np.nan], [3.0]]), site="A")
-    >>> s.count, s.total, s.total_sq, s.n_missing
-    (array([2.]), array([4.]), array([10.]), array([1.]))
-    """
-    A = _check_matrix(X, site=site)
-    observed = ~np.isnan(A)
-    filled = np.where(observed, A, 0.0)
-    return SiteStats(
-        site=site,
-        num_examples=int(A.shape[0]),
-        count=observed.sum(axis=0).astype(np.float64),
-        total=filled.sum(axis=0),
-        total_sq=(filled**2).sum(axis=0),
-    )
-
-
-def _check_site_stats(s: SiteStats, n_features: int | None) -> None:
-    if not isinstance(s, SiteStats):
-        raise ValueError(f"expected a SiteStats from every site, got {type(s).__name__}")
-    who = _who(s.site)
-    if isinstance(s.num_examples, bool) or int(s.num_examples) != s.num_examples:
-        raise ValueError(f"{who}: num_examples must be an integer, got {s.num_examples!r}")
-    if s.num_examples <= 0:
-        raise ValueError(f"{who}: num_examples must be positive, got {s.num_examples}")
-    shapes = {np.shape(s.count), np.shape(s.total), np.shape(s.total_sq)}
-    if len(shapes) != 1 or len(next(iter(shapes))) != 1:
-        raise ValueError(f"{who}: count, total and total_sq must be 1-D of equal length")
-    width = np.shape(s.count)[0]
-    if n_features is not None and width != n_features:
-        raise ValueError(
-            f"{who}: statistics for {width} features, the first site sent {n_features}"
+def _check_global_stats(global_stats: object) -> tuple[Array, Array]:
+    if not isinstance(global_stats, GlobalStats):
+        raise InputTypeError(
+            f"global_stats must be the GlobalStats returned by combine, got "
+            f"{type(global_stats).__name__}"
         )
-    for name in ("count", "total", "total_sq"):
-        if not np.all(np.isfinite(getattr(s, name))):
-            raise ValueError(f"{who}: {name} contains NaN or Inf")
-    if np.any(s.count < 0) or np.any(s.count > s.num_examples):
-        raise ValueError(f"{who}: count must lie between 0 and num_examples={s.num_examples}")
-    # Cauchy-Schwarz: s^2 <= c q for any real numbers; a violation means corrupt statistics.
-    slack = 1e-9 * np.maximum(1.0, s.count * s.total_sq)
-    if np.any(s.total**2 > s.count * s.total_sq + slack):
-        bad = int(np.argmax(s.total**2 - s.count * s.total_sq))
-        raise ValueError(
-            f"{who}: feature {bad} has total**2 > count * total_sq, "
-            "which no real data can produce (corrupt statistics?)"
-        )
-
-
-def combine(stats: Sequence[SiteStats], *, ddof: int = 0) -> GlobalStats:
-    """Combine the sites' statistics into global means and standard deviations (the server).
-
-    Introduced in :ref:`ch-four-hospitals`.
-
-    Parameters
-    ----------
-    stats
-        One :class:`SiteStats` per site, as returned by :func:`site_statistics`.
-    ddof
-        Degrees of freedom removed from the count in the variance: ``0`` (default)
-        matches ``np.nanstd`` on the pooled data, ``1`` matches ``np.nanstd(..., ddof=1)``.
-
-    Returns
-    -------
-    GlobalStats
-        Equal (up to rounding) to the statistics of the concatenated rows.
-
-    Raises
-    ------
-    ValueError
-        If the list is empty, a site's statistics are malformed (naming the site),
-        the sites disagree on the number of features, or a feature has at most
-        ``ddof`` observed values over all sites.
-    """
-    if ddof not in (0, 1):
-        raise ValueError(f"ddof must be 0 or 1, got {ddof!r}")
-    if len(stats) == 0:
-        raise ValueError("no site statistics to combine: the list is empty")
-    width: int | None = None
-    for s in stats:
-        _check_site_stats(s, width)
-        width = int(np.shape(s.count)[0])
-    count = np.sum([s.count for s in stats], axis=0)
-    total = np.sum([s.total for s in stats], axis=0)
-    total_sq = np.sum([s.total_sq for s in stats], axis=0)
-    too_few = np.flatnonzero(count <= ddof)
-    if too_few.size:
-        raise ValueError(
-            f"feature {int(too_few[0])} has {int(count[too_few[0]])} observed values over all "
-            f"sites; at least {ddof + 1} are needed"
-        )
-    mean = total / count
-    var = np.maximum(total_sq - count * mean**2, 0.0) / (count - ddof)
-    return GlobalStats(
-        num_examples=int(sum(s.num_examples for s in stats)),
-        count=count,
-        mean=mean,
-        std=np.sqrt(var),
-        ddof=ddof,
-    )
+    who = "global_stats"
+    mean = _stat_array(global_stats.mean, who=who, name="mean")
+    std = _stat_array(global_stats.std, who=who, name="std")
+    if mean.shape != std.shape:
+        raise ValueError(f"global_stats: mean has shape {mean.shape}, std has {std.shape}")
+    return mean, std
 
 
 def standardize_impute(
@@ -270,21 +468,26 @@ def standardize_impute(
     ------
     ValueError
         If ``X`` is malformed or has a different number of features than the
-        statistics (naming the site), or a feature has zero standard deviation.
+        statistics (naming the site), the statistics are not finite, or a feature
+        has zero standard deviation.
     """
     A = _check_matrix(X, site=site)
-    if A.shape[1] != global_stats.mean.shape[0]:
+    mean, std = _check_global_stats(global_stats)
+    if A.shape[1] != mean.shape[0]:
         raise ValueError(
             f"{_who(site)}: X has {A.shape[1]} features, the global statistics "
-            f"have {global_stats.mean.shape[0]}"
+            f"have {mean.shape[0]}"
         )
-    constant = np.flatnonzero(~(global_stats.std > 0))
+    constant = np.flatnonzero(~(std > 0))
     if constant.size:
         raise ValueError(
             f"feature {int(constant[0])} has zero standard deviation over all sites; "
             "drop it before standardising"
         )
-    Z = (A - global_stats.mean) / global_stats.std
+    with np.errstate(over="ignore"):
+        Z = (A - mean) / std
+    if np.isinf(Z).any():
+        raise ValueError(f"{_who(site)}: standardised values overflow float64")
     return np.asarray(np.where(np.isnan(A), 0.0, Z), dtype=np.float64)
 
 
@@ -299,11 +502,20 @@ def mark_missing(
     Raises
     ------
     ValueError
-        If ``X`` is malformed or a column index is out of range (naming the site).
+        If ``X`` is malformed, a column index is not an integer or is out of range
+        (naming the site), or ``value`` is not a finite real number.
     """
     A = _check_matrix(X, site=site).copy()
-    for j in columns:
-        if not 0 <= int(j) < A.shape[1]:
+    code = check_number(value, name="value")
+    if columns is None or isinstance(columns, str | bytes) or not isinstance(columns, Sequence):
+        raise InputTypeError(
+            f"{_who(site)}: columns must be a list of column indices, got "
+            f"{type(columns).__name__}"
+        )
+    cols = [check_int(j, name=f"{_who(site)}: column") for j in columns]
+    for j in cols:
+        if not 0 <= j < A.shape[1]:
             raise ValueError(f"{_who(site)}: column {j} out of range for {A.shape[1]} features")
-        A[A[:, j] == value, j] = np.nan
+    for j in cols:
+        A[A[:, j] == code, j] = np.nan
     return A

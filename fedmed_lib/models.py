@@ -10,25 +10,146 @@ All models take a design matrix ``X`` that already contains the intercept column
 (see :func:`add_intercept`) and a parameter array ``theta``. An optional L2 penalty
 ``l2 * ||theta_w||^2 / 2`` (the intercept, column 0, is not penalised) is used in
 :ref:`ch-overfitting`.
+
+Input checks are cheap because the losses and gradients run in the inner loop of
+local training: types, shapes, ``theta``, ``l2`` and the labels are checked on every
+call (the logistic model takes labels 0 and 1 only, the softmax model integer labels
+``0 .. n_classes - 1``); the ``O(n p)`` scan of ``X`` for NaN and Inf is only run
+when the result is not finite, to say which input was to blame.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from fedmed_lib._validate import (
+    InputTypeError,
+    check_binary_labels,
+    check_int,
+    check_nonnegative,
+    check_real_array,
+    client_label,
+)
+
 Array = NDArray[np.float64]
+
+_REAL_KINDS = "fiu"  # float, signed and unsigned integer dtypes
+
+
+def _real(value: object, *, name: str, ndim: int) -> Array:
+    """Return ``value`` as a real array of ``ndim`` dimensions (fast for numpy arrays).
+
+    A numpy array of a real dtype passes without a scan for NaN/Inf (see
+    :func:`_diagnose`); anything else goes through the full shared check.
+    """
+    if type(value) is np.ndarray and value.dtype.kind in _REAL_KINDS and value.ndim == ndim:
+        return value
+    a = check_real_array(value, name=name)
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
+    return a
+
+
+def _check_l2(l2: object) -> float:
+    if type(l2) is float and 0.0 <= l2 < np.inf:
+        return l2
+    return check_nonnegative(l2, name="l2")
+
+
+def _check_theta(theta: object, n_features: int, *, ndim: int) -> Array:
+    t = _real(theta, name="theta", ndim=ndim)
+    if t.shape[0] != n_features:
+        raise ValueError(
+            f"theta has {t.shape[0]} rows but X has {n_features} columns "
+            f"(theta shape {t.shape}; did you forget add_intercept?)"
+        )
+    if ndim == 2 and t.shape[1] < 2:
+        raise ValueError(f"theta must have one column per class (at least 2), got shape {t.shape}")
+    if not np.isfinite(t).all():
+        raise ValueError("theta contains NaN or Inf")
+    return t
+
+
+def _check_xy(
+    theta: object, X: object, y: object, *, theta_ndim: int
+) -> tuple[Array, Array, Array]:
+    Xa = _real(X, name="X", ndim=2)
+    ya = _real(y, name="y", ndim=1)
+    if Xa.shape[0] == 0:
+        raise ValueError("empty data (X has 0 rows)")
+    if ya.shape[0] != Xa.shape[0]:
+        raise ValueError(
+            f"X has {Xa.shape[0]} rows but y has {ya.shape[0]} (shapes {Xa.shape}, {ya.shape})"
+        )
+    return _check_theta(theta, Xa.shape[1], ndim=theta_ndim), Xa, ya
+
+
+def _check_binary(y: Array) -> None:
+    # y (y - 1) is zero exactly when every label is 0 or 1 (NaN and Inf give non-zeros)
+    if np.count_nonzero(y * (y - 1.0)):
+        check_binary_labels(y)  # raises, showing the offending values
+
+
+def _class_labels(y: Array, n_classes: int) -> NDArray[np.int64]:
+    if y.dtype.kind in "iu":
+        if y.min() >= 0 and y.max() < n_classes:
+            return y.astype(np.int64, copy=False)
+    elif ((y >= 0) & (y < n_classes) & (y == np.floor(y))).all():
+        return y.astype(np.int64)
+    bad = y[~((y >= 0) & (y < n_classes) & (y == np.floor(y)))]
+    raise ValueError(
+        f"labels must be integers 0..{n_classes - 1} for the softmax model "
+        f"(theta has {n_classes} columns), got {np.unique(bad)[:5]}"
+    )
+
+
+def _diagnose(result: float | Array, X: Array, y: Array, *, what: str) -> None:
+    """Name the input that made ``result`` NaN/Inf (``theta`` is already known to be finite).
+
+    The kernels run with NaN/overflow warnings off, so that bad data raises one clear
+    error here. Finite inputs can still overflow float64 (huge values, a diverging
+    learning rate); then the result is returned as it is, with a ``RuntimeWarning``.
+    """
+    total = result if isinstance(result, float) else float(np.sum(result))
+    if not math.isfinite(total):
+        check_real_array(X, name="X")
+        check_real_array(y, name="y")
+        warnings.warn(
+            f"{what} overflowed float64 (huge values in X, y or theta; is the learning rate "
+            "too large?)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def _quiet() -> np.errstate:
+    return np.errstate(invalid="ignore", over="ignore", divide="ignore")
 
 
 def add_intercept(X: np.ndarray) -> Array:
-    """Prepend a column of ones to ``X`` so that ``theta[0]`` is the intercept."""
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
-    return np.hstack([np.ones((X.shape[0], 1)), X])
+    """Prepend a column of ones to ``X`` so that ``theta[0]`` is the intercept.
+
+    Introduced in :ref:`ch-loss`.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not a 2-D real array, has no rows, or contains NaN/Inf
+        (:class:`~fedmed_lib._validate.InputTypeError` for complex, boolean, string
+        or object data).
+    """
+    A = check_real_array(X, name="X")
+    if A.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {A.shape}")
+    if A.shape[0] == 0:
+        raise ValueError("empty data (X has 0 rows)")
+    return np.hstack([np.ones((A.shape[0], 1)), A])
 
 
 def _penalty_mask(theta: np.ndarray) -> Array:
@@ -41,23 +162,57 @@ def _penalty_mask(theta: np.ndarray) -> Array:
 
 
 def mse_loss(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> float:
-    """Mean squared error ``1/N sum (y_i - x_i theta)^2`` (no 1/2). Introduced in :ref:`ch-loss`."""
-    r = X @ theta - y
-    return float(np.mean(r**2) + 0.5 * l2 * np.sum((_penalty_mask(theta) * theta) ** 2))
+    """Mean squared error ``1/N sum (y_i - x_i theta)^2`` (no 1/2). Introduced in :ref:`ch-loss`.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit (``theta`` of shape ``(p,)``, ``X`` of ``(n, p)``,
+        ``y`` of ``(n,)``), ``X`` has no rows, an input holds NaN/Inf, or ``l2 < 0``.
+    """
+    penalty = _check_l2(l2)
+    t, Xa, ya = _check_xy(theta, X, y, theta_ndim=1)
+    with _quiet():
+        r = Xa @ t - ya
+        out = float(np.mean(r**2) + 0.5 * penalty * np.sum((_penalty_mask(t) * t) ** 2))
+    _diagnose(out, Xa, ya, what="mse_loss")
+    return out
 
 
 def mse_grad(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> Array:
-    """Gradient ``2/N X^T (X theta - y)`` of :func:`mse_loss`. Introduced in :ref:`ch-loss`."""
-    n = X.shape[0]
-    return np.asarray(2.0 / n * X.T @ (X @ theta - y) + l2 * _penalty_mask(theta) * theta)
+    """Gradient ``2/N X^T (X theta - y)`` of :func:`mse_loss`. Introduced in :ref:`ch-loss`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`mse_loss`.
+    """
+    penalty = _check_l2(l2)
+    t, Xa, ya = _check_xy(theta, X, y, theta_ndim=1)
+    n = Xa.shape[0]
+    with _quiet():
+        out = np.asarray(2.0 / n * Xa.T @ (Xa @ t - ya) + penalty * _penalty_mask(t) * t)
+    _diagnose(out, Xa, ya, what="mse_grad")
+    return out
 
 
 # --- logistic regression: binary cross-entropy ---------------------------------------
 
 
 def sigmoid(z: np.ndarray) -> Array:
-    """Numerically stable logistic function ``1 / (1 + exp(-z))``."""
-    z = np.asarray(z, dtype=np.float64)
+    """Numerically stable logistic function ``1 / (1 + exp(-z))``.
+
+    Introduced in :ref:`ch-gradient-descent`.
+
+    Raises
+    ------
+    ValueError
+        If ``z`` is not a real array or contains NaN/Inf.
+    """
+    return _sigmoid(check_real_array(z, name="z"))
+
+
+def _sigmoid(z: Array) -> Array:
     out = np.empty_like(z)
     pos = z >= 0
     out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
@@ -71,44 +226,141 @@ def logistic_loss(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0
 
     Computed from the logits as ``mean(log(1 + exp(z)) - y z)`` which never takes
     the log of zero.
+
+    Raises
+    ------
+    ValueError
+        As :func:`mse_loss`, and if a label is not 0 or 1.
     """
-    z = X @ theta
-    ce = np.mean(np.logaddexp(0.0, z) - y * z)
-    return float(ce + 0.5 * l2 * np.sum((_penalty_mask(theta) * theta) ** 2))
+    penalty = _check_l2(l2)
+    t, Xa, ya = _check_xy(theta, X, y, theta_ndim=1)
+    _check_binary(ya)
+    with _quiet():
+        z = Xa @ t
+        ce = np.mean(np.logaddexp(0.0, z) - ya * z)
+        out = float(ce + 0.5 * penalty * np.sum((_penalty_mask(t) * t) ** 2))
+    _diagnose(out, Xa, ya, what="logistic_loss")
+    return out
 
 
 def logistic_grad(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> Array:
-    """Gradient ``1/N X^T (sigmoid(X theta) - y)`` of :func:`logistic_loss`."""
-    n = X.shape[0]
-    return np.asarray(X.T @ (sigmoid(X @ theta) - y) / n + l2 * _penalty_mask(theta) * theta)
+    """Gradient ``1/N X^T (sigmoid(X theta) - y)`` of :func:`logistic_loss`.
+
+    Introduced in :ref:`ch-gradient-descent`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`logistic_loss`.
+    """
+    penalty = _check_l2(l2)
+    t, Xa, ya = _check_xy(theta, X, y, theta_ndim=1)
+    _check_binary(ya)
+    n = Xa.shape[0]
+    with _quiet():
+        out = np.asarray(Xa.T @ (_sigmoid(Xa @ t) - ya) / n + penalty * _penalty_mask(t) * t)
+    _diagnose(out, Xa, ya, what="logistic_grad")
+    return out
 
 
 # --- multinomial (softmax) regression -------------------------------------------------
 
 
 def softmax(z: np.ndarray) -> Array:
-    """Row-wise softmax, shifted by the row maximum for stability."""
-    z = np.asarray(z, dtype=np.float64)
+    """Row-wise softmax, shifted by the row maximum for stability.
+
+    Introduced in :ref:`ch-fedavg`.
+
+    Raises
+    ------
+    ValueError
+        If ``z`` is not a 2-D real array ``(n_samples, n_classes)`` or holds NaN/Inf.
+    """
+    z = check_real_array(z, name="z")
+    if z.ndim != 2 or z.shape[1] == 0:
+        raise ValueError(f"z must be 2-D (n_samples, n_classes), got shape {z.shape}")
+    return _softmax(z)
+
+
+def _softmax(z: Array) -> Array:
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return np.asarray(e / e.sum(axis=1, keepdims=True))
 
 
 def softmax_loss(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> float:
-    """Mean categorical cross-entropy; ``theta`` has shape (n_features, n_classes)."""
-    z = X @ theta
-    zmax = z.max(axis=1, keepdims=True)
-    logsumexp = np.log(np.exp(z - zmax).sum(axis=1)) + zmax[:, 0]
-    yi = np.asarray(y, dtype=np.int64)
-    ce = np.mean(logsumexp - z[np.arange(len(yi)), yi])
-    return float(ce + 0.5 * l2 * np.sum((_penalty_mask(theta) * theta) ** 2))
+    """Mean categorical cross-entropy; ``theta`` has shape (n_features, n_classes).
+
+    Introduced in :ref:`ch-fedavg`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`mse_loss`, and if a label is not an integer ``0 .. n_classes - 1``.
+    """
+    penalty = _check_l2(l2)
+    t, Xa, ya = _check_xy(theta, X, y, theta_ndim=2)
+    yi = _class_labels(ya, t.shape[1])
+    with _quiet():
+        z = Xa @ t
+        zmax = z.max(axis=1, keepdims=True)
+        logsumexp = np.log(np.exp(z - zmax).sum(axis=1)) + zmax[:, 0]
+        ce = np.mean(logsumexp - z[np.arange(len(yi)), yi])
+        out = float(ce + 0.5 * penalty * np.sum((_penalty_mask(t) * t) ** 2))
+    _diagnose(out, Xa, ya, what="softmax_loss")
+    return out
 
 
 def softmax_grad(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> Array:
-    """Gradient ``1/N X^T (softmax(X theta) - onehot(y))`` of :func:`softmax_loss`."""
-    n = X.shape[0]
-    p = softmax(X @ theta)
-    p[np.arange(n), np.asarray(y, dtype=np.int64)] -= 1.0
-    return np.asarray(X.T @ p / n + l2 * _penalty_mask(theta) * theta)
+    """Gradient ``1/N X^T (softmax(X theta) - onehot(y))`` of :func:`softmax_loss`.
+
+    Introduced in :ref:`ch-fedavg`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`softmax_loss`.
+    """
+    penalty = _check_l2(l2)
+    t, Xa, ya = _check_xy(theta, X, y, theta_ndim=2)
+    yi = _class_labels(ya, t.shape[1])
+    n = Xa.shape[0]
+    with _quiet():
+        p = _softmax(Xa @ t)
+        p[np.arange(n), yi] -= 1.0
+        out = np.asarray(Xa.T @ p / n + penalty * _penalty_mask(t) * t)
+    _diagnose(out, Xa, ya, what="softmax_grad")
+    return out
+
+
+# --- predictions ----------------------------------------------------------------------
+
+
+def _check_predict(theta: object, X: object, *, theta_ndim: int) -> tuple[Array, Array]:
+    Xa = check_real_array(X, name="X")
+    if Xa.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {Xa.shape}")
+    return _check_theta(theta, Xa.shape[1], ndim=theta_ndim), Xa
+
+
+def linear_predict(theta: np.ndarray, X: np.ndarray) -> Array:
+    """Predicted values ``X theta`` of linear regression. Introduced in :ref:`ch-loss`."""
+    t, Xa = _check_predict(theta, X, theta_ndim=1)
+    return np.asarray(Xa @ t)
+
+
+def logistic_predict(theta: np.ndarray, X: np.ndarray) -> Array:
+    """Probabilities of class 1, ``sigmoid(X theta)``. Introduced in :ref:`ch-gradient-descent`."""
+    t, Xa = _check_predict(theta, X, theta_ndim=1)
+    return _sigmoid(Xa @ t)
+
+
+def softmax_predict(theta: np.ndarray, X: np.ndarray) -> Array:
+    """Class probabilities ``softmax(X theta)``, one row per example.
+
+    Introduced in :ref:`ch-fedavg`.
+    """
+    t, Xa = _check_predict(theta, X, theta_ndim=2)
+    return _softmax(Xa @ t)
 
 
 # --- a model is a bundle of these functions -------------------------------------------
@@ -117,6 +369,8 @@ def softmax_grad(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0.
 @dataclass(frozen=True)
 class Model:
     """A numpy model: its loss, gradient, prediction and initial parameters.
+
+    Introduced in :ref:`ch-fedsgd`.
 
     Attributes
     ----------
@@ -127,38 +381,124 @@ class Model:
     predict
         ``f(theta, X)``: predictions (values, probabilities of class 1, or class
         probabilities).
+    binary
+        ``True`` when the labels must be 0 or 1 (the logistic model). Code that
+        validates a client's data before training (e.g. local training) reads it.
+        A model named ``"logistic"`` is always binary, so a wrapper built as
+        ``Model(model.name, model.loss, new_grad, model.predict)`` keeps the flag.
     """
 
     name: str
     loss: Callable[..., float]
     grad: Callable[..., Array]
     predict: Callable[[np.ndarray, np.ndarray], Array]
+    binary: bool = False
+
+    def __post_init__(self) -> None:
+        """Check the fields; a model named ``"logistic"`` needs binary labels."""
+        if not isinstance(self.name, str):
+            raise InputTypeError(f"name must be a string, got {type(self.name).__name__}")
+        for field_name in ("loss", "grad", "predict"):
+            if not callable(getattr(self, field_name)):
+                raise InputTypeError(f"{field_name} must be a function")
+        if not isinstance(self.binary, bool):
+            raise InputTypeError(f"binary must be True or False, got {self.binary!r}")
+        if self.name == "logistic" and not self.binary:
+            object.__setattr__(self, "binary", True)
 
     def init(self, n_features: int, n_classes: int = 2) -> Array:
-        """Zero parameters for ``n_features`` columns of ``X`` (intercept included)."""
+        """Zero parameters for ``n_features`` columns of ``X`` (intercept included).
+
+        Raises
+        ------
+        ValueError
+            If ``n_features`` is not an integer >= 1 or ``n_classes`` not an integer >= 2.
+        """
+        p = check_int(n_features, name="n_features", minimum=1)
+        c = check_int(n_classes, name="n_classes", minimum=2)
         if self.name == "softmax":
-            return np.zeros((n_features, n_classes))
-        return np.zeros(n_features)
+            return np.zeros((p, c))
+        return np.zeros(p)
+
+    def check_labels(
+        self, y: np.ndarray, *, n_classes: int | None = None, client: int | str = "data"
+    ) -> None:
+        """Check that the labels suit this model (naming ``client`` in the error).
+
+        Binary models need 0/1 labels; the softmax model needs integer labels
+        ``0 .. n_classes - 1`` (any non-negative integer when ``n_classes`` is
+        ``None``); linear regression takes any finite targets.
+
+        Raises
+        ------
+        ValueError
+            If a label does not suit the model.
+        """
+        who = client_label(client) if client != "data" else "data"
+        ya = check_real_array(y, name=f"{who}: y")
+        if self.binary:
+            check_binary_labels(ya, client=client)
+        elif self.name == "softmax":
+            limit = np.inf if n_classes is None else check_int(n_classes, name="n_classes")
+            ok = (ya >= 0) & (ya < limit) & (ya == np.floor(ya))
+            if not ok.all():
+                raise ValueError(
+                    f"{who}: labels must be integers 0, 1, ... for the softmax model"
+                    + ("" if n_classes is None else f" below n_classes={n_classes}")
+                    + f", got {np.unique(ya[~ok])[:5]}"
+                )
 
     def score(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
-        """Accuracy for classifiers, R^2 for linear regression."""
-        p = self.predict(theta, X)
+        """Accuracy for classifiers, R^2 for linear regression.
+
+        Raises
+        ------
+        ValueError
+            If the inputs are malformed or do not fit (as the loss), or, for linear
+            regression, ``y`` is constant (R^2 is then undefined).
+        """
+        Xa = check_real_array(X, name="X")
+        ya = check_real_array(y, name="y")
+        if Xa.ndim != 2:
+            raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {Xa.shape}")
+        if ya.ndim != 1:
+            raise ValueError(f"y must be 1-D (n_samples,), got shape {ya.shape}")
+        if Xa.shape[0] == 0:
+            raise ValueError("empty data (X has 0 rows)")
+        if ya.shape[0] != Xa.shape[0]:
+            raise ValueError(f"X has {Xa.shape[0]} rows but y has {ya.shape[0]}")
+        p = self.predict(theta, Xa)
         if self.name == "linear":
-            ss_res = float(np.sum((y - p) ** 2))
-            ss_tot = float(np.sum((y - np.mean(y)) ** 2))
+            ss_res = float(np.sum((ya - p) ** 2))
+            ss_tot = float(np.sum((ya - np.mean(ya)) ** 2))
+            if ss_tot == 0.0:
+                raise ValueError("y is constant: R^2 is undefined")
             return 1.0 - ss_res / ss_tot
-        if self.name == "logistic":
-            return float(np.mean((p >= 0.5) == (y == 1)))
-        return float(np.mean(np.argmax(p, axis=1) == y))
+        if self.binary:
+            self.check_labels(ya)
+            return float(np.mean((p >= 0.5) == (ya == 1)))
+        self.check_labels(ya, n_classes=int(np.shape(p)[1]))
+        return float(np.mean(np.argmax(p, axis=1) == ya))
 
 
-LINEAR = Model("linear", mse_loss, mse_grad, lambda theta, X: np.asarray(X @ theta))
-LOGISTIC = Model("logistic", logistic_loss, logistic_grad, lambda theta, X: sigmoid(X @ theta))
-SOFTMAX = Model("softmax", softmax_loss, softmax_grad, lambda theta, X: softmax(X @ theta))
+LINEAR = Model("linear", mse_loss, mse_grad, linear_predict)
+LOGISTIC = Model("logistic", logistic_loss, logistic_grad, logistic_predict, binary=True)
+SOFTMAX = Model("softmax", softmax_loss, softmax_grad, softmax_predict)
 
 
 def get_model(name: str) -> Model:
-    """Return :data:`LINEAR`, :data:`LOGISTIC` or :data:`SOFTMAX` by name."""
+    """Return :data:`LINEAR`, :data:`LOGISTIC` or :data:`SOFTMAX` by name.
+
+    Introduced in :ref:`ch-fedsgd`.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of ``"linear"``, ``"logistic"``, ``"softmax"``
+        (:class:`~fedmed_lib._validate.InputTypeError` if it is not a string).
+    """
+    if not isinstance(name, str):
+        raise InputTypeError(f"name must be a string, got {type(name).__name__}")
     models = {"linear": LINEAR, "logistic": LOGISTIC, "softmax": SOFTMAX}
     if name not in models:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(models)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -25,9 +26,34 @@ def test_site_statistics_hand_computed() -> None:
     assert s.site == "A"
     assert s.num_examples == 3
     np.testing.assert_array_equal(s.count, [2.0, 2.0])
-    np.testing.assert_array_equal(s.total, [4.0, 6.0])
+    np.testing.assert_array_equal(s.mean, [2.0, 3.0])
+    np.testing.assert_array_equal(s.m2, [2.0, 2.0])  # (1-2)^2 + (3-2)^2, (2-3)^2 + (4-3)^2
+    np.testing.assert_array_equal(s.total, [4.0, 6.0])  # the raw sums are still available
     np.testing.assert_array_equal(s.total_sq, [10.0, 20.0])
     np.testing.assert_array_equal(s.n_missing, [1.0, 1.0])
+
+
+def test_site_statistics_feature_never_observed_sends_zeros() -> None:
+    s = site_statistics(np.array([[1.0, NAN], [2.0, NAN]]), site="A")
+    np.testing.assert_array_equal(s.count, [2.0, 0.0])
+    np.testing.assert_array_equal(s.mean, [1.5, 0.0])
+    np.testing.assert_array_equal(s.m2, [0.5, 0.0])
+
+
+def test_legacy_raw_sums_are_converted() -> None:
+    # SiteStats(site, n, count, total, total_sq), e.g. rebuilt from a message of sums
+    s = SiteStats("A", 3, np.array([2.0, 0.0]), np.array([4.0, 0.0]), np.array([10.0, 0.0]))
+    np.testing.assert_array_equal(s.mean, [2.0, 0.0])
+    np.testing.assert_array_equal(s.m2, [2.0, 0.0])
+    ref = site_statistics(np.array([[1.0, NAN], [NAN, NAN], [3.0, NAN]]), site="A")
+    for a, b in zip(dataclasses.astuple(s), dataclasses.astuple(ref), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="site 'A': feature 0 has total"):
+        SiteStats("A", 2, np.array([2.0]), np.array([4.0]), np.array([1.0]))  # 16 > 2 * 1
+    with pytest.raises(TypeError, match="site 'A': SiteStats needs mean= and m2="):
+        SiteStats("A", 2, np.array([2.0]))
+    with pytest.raises(TypeError, match="site 'A': give SiteStats either"):
+        SiteStats("A", 2, np.array([2.0]), np.array([4.0]), mean=np.array([2.0]), m2=np.zeros(1))
 
 
 def test_combine_hand_computed() -> None:
@@ -98,7 +124,11 @@ def test_mark_missing() -> None:
         (np.ones((0, 2)), "site 'H': empty data"),
         (np.ones((2, 0)), "site 'H': X has no feature columns"),
         (np.array([[1.0, np.inf]]), "site 'H': X contains Inf"),
-        (np.array([["a", "b"]]), "site 'H': X is not numeric"),
+        (np.array([["a", "b"]]), "site 'H': X must be a numeric array"),
+        (np.array([[1 + 2j, 3.0]]), "site 'H': X must be real"),
+        (np.array([[True, False]]), "site 'H': X must be numeric, got a boolean"),
+        (None, "site 'H': X must be a numeric array"),
+        ([[1.0, 2.0], [3.0]], "site 'H': X is not a rectangular"),
     ],
 )
 def test_site_statistics_bad_input(X: np.ndarray, match: str) -> None:
@@ -121,8 +151,10 @@ def test_combine_bad_ddof() -> None:
 
 
 def test_combine_not_sitestats() -> None:
-    with pytest.raises(ValueError, match="expected a SiteStats"):
+    with pytest.raises(TypeError, match="expected a SiteStats"):
         combine([_good(), {"count": 1}])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="stats must be a list of SiteStats"):
+        combine(_good())  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -130,11 +162,18 @@ def test_combine_not_sitestats() -> None:
     [
         ({"num_examples": 0}, "site 'B': num_examples must be positive"),
         ({"num_examples": 2.5}, "site 'B': num_examples must be an integer"),
-        ({"count": np.array([1.0])}, "site 'B': count, total and total_sq must be 1-D"),
-        ({"total": np.array([NAN, 1.0])}, "site 'B': total contains NaN"),
-        ({"count": np.array([3.0, 2.0])}, "site 'B': count must lie between"),
-        ({"count": np.array([-1.0, 2.0])}, "site 'B': count must lie between"),
-        ({"total_sq": np.array([1.0, 20.0])}, "site 'B': feature 0 has total"),
+        ({"num_examples": True}, "site 'B': num_examples must be an integer"),
+        ({"count": np.array([1.0])}, "site 'B': count, mean and m2 must be 1-D of equal length"),
+        ({"mean": np.array([NAN, 1.0])}, "site 'B': mean contains NaN"),
+        ({"m2": np.array([np.inf, 1.0])}, "site 'B': m2 contains NaN or Inf"),
+        ({"mean": np.array([1.0 + 1j, 1.0])}, "site 'B': mean must be a real numeric array"),
+        ({"mean": np.array(["1", "2"])}, "site 'B': mean must be a real numeric array"),
+        ({"count": np.array([True, True])}, "site 'B': count must be a real numeric array"),
+        ({"count": None}, "site 'B': count must be a numeric array"),
+        ({"count": np.array([3.0, 2.0])}, "site 'B': count must be whole numbers between"),
+        ({"count": np.array([-1.0, 2.0])}, "site 'B': count must be whole numbers between"),
+        ({"count": np.array([1.5, 2.0])}, "site 'B': count must be whole numbers between"),
+        ({"m2": np.array([-1.0, 2.0])}, "site 'B': feature 0 has a negative sum of squared"),
     ],
 )
 def test_combine_bad_site(change: dict, match: str) -> None:
@@ -184,3 +223,109 @@ def test_global_stats_unchanged_by_bad_input() -> None:
 def test_mark_missing_bad_column() -> None:
     with pytest.raises(ValueError, match="site 'F': column 5 out of range"):
         mark_missing(np.ones((2, 2)), [5], site="F")
+
+
+# --- numerical stability: the parallel formula of Chan, Golub and LeVeque (1983) ----------
+
+
+def _raw_sums_std(sites: list[np.ndarray]) -> np.ndarray:
+    """The chapter's first formula, (sum q_k - c mean^2) / c: unstable far from zero."""
+    obs = [~np.isnan(X) for X in sites]
+    c = sum(o.sum(axis=0) for o in obs)
+    s = sum(np.where(o, X, 0.0).sum(axis=0) for X, o in zip(sites, obs, strict=True))
+    q = sum((np.where(o, X, 0.0) ** 2).sum(axis=0) for X, o in zip(sites, obs, strict=True))
+    mean = s / c
+    return np.sqrt(np.maximum(q - c * mean**2, 0.0) / c)
+
+
+def _far_sites(offset: float, seed: int, sizes: list[int], missing: float = 0.1) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    sites = []
+    for n in sizes:
+        X = offset + rng.normal(size=(n, 3))  # true standard deviation 1
+        X[rng.random(X.shape) < missing] = NAN
+        sites.append(X)
+    return sites
+
+
+@pytest.mark.parametrize("offset", [1e7, 1e8])
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_std_matches_pooled_far_from_zero(offset: float, ddof: int) -> None:
+    for seed in range(5):
+        sites = _far_sites(offset, seed, [120, 40, 300, 75])
+        g = combine([site_statistics(X, site=k) for k, X in enumerate(sites)], ddof=ddof)
+        pooled = np.vstack(sites)
+        np.testing.assert_allclose(g.std, np.nanstd(pooled, axis=0, ddof=ddof), rtol=1e-9, atol=0)
+        np.testing.assert_allclose(g.mean, np.nanmean(pooled, axis=0), rtol=1e-14)
+        # the corrected two-pass mean is within one unit in the last place of the exact one
+        col = pooled[:, 0][~np.isnan(pooled[:, 0])]
+        exact = float(sum(Fraction(v) for v in col) / len(col))
+        assert abs(g.mean[0] - exact) <= np.spacing(exact)
+    # the raw sums of squares lose the answer on the same data (3.8 % at 1e7, all of it at 1e8)
+    naive = _raw_sums_std(sites)
+    assert np.max(np.abs(naive / np.nanstd(pooled, axis=0) - 1)) > 1e-3
+
+
+def test_std_raw_sums_collapse_at_1e8_but_not_the_library() -> None:
+    sites = [1e8 + np.random.default_rng(k).normal(size=(100, 1)) for k in range(4)]
+    exact = np.std(np.vstack(sites))
+    naive = float(_raw_sums_std(sites)[0])
+    stable = float(combine([site_statistics(X, site=k) for k, X in enumerate(sites)]).std[0])
+    assert abs(naive / exact - 1) > 0.1  # rounding noise, often exactly 0
+    assert abs(stable / exact - 1) < 1e-9
+
+
+def test_std_many_sites_with_missing_values() -> None:
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(5, 60, size=400).tolist()
+    sites = _far_sites(1e8, 4, sizes, missing=0.3)
+    sites[7][:, 1] = NAN  # a site that never measured feature 1
+    sites[9][1:, 2] = NAN  # and one with a single value of feature 2
+    stats = [site_statistics(X, site=k) for k, X in enumerate(sites)]
+    assert stats[7].count[1] == 0 and stats[7].m2[1] == 0.0 and stats[9].count[2] == 1
+    g = combine(stats)
+    pooled = np.vstack(sites)
+    np.testing.assert_allclose(g.std, np.nanstd(pooled, axis=0), rtol=1e-9, atol=0)
+    np.testing.assert_array_equal(g.count, np.sum(~np.isnan(pooled), axis=0))
+
+
+def test_std_at_1e12_is_within_the_documented_bound() -> None:
+    # Each site's float64 mean is rounded by up to ulp/2; the module docstring bounds the
+    # relative error of the standard deviation by about ulp(|mean|) / (2 std).
+    offset = 1e12
+    bound = np.spacing(offset) / 2  # / std, which is 1
+    for seed in range(5):
+        sites = _far_sites(offset, seed, [120, 40, 300, 75])
+        g = combine([site_statistics(X, site=k) for k, X in enumerate(sites)])
+        ref = np.nanstd(np.vstack(sites), axis=0)
+        assert np.max(np.abs(g.std / ref - 1)) < bound
+        assert np.max(np.abs(_raw_sums_std(sites) / ref - 1)) > 1.0  # no digit left
+
+
+def test_std_bound_holds_when_site_means_differ() -> None:
+    # the rounding of the means matters most when the sites' means are far apart
+    rng = np.random.default_rng(5)
+    for trial in range(20):
+        sites = [1e8 + 5 * rng.normal() + rng.normal(size=(int(rng.integers(2, 40)), 1))
+                 for _ in range(int(rng.integers(2, 8)))]
+        ref = np.std(np.vstack(sites))
+        g = combine([site_statistics(X, site=k) for k, X in enumerate(sites)])
+        assert abs(g.std[0] / ref - 1) < np.spacing(1e8) / 2 / ref, trial
+
+
+def test_merge_order_changes_only_the_last_digits() -> None:
+    sites = _far_sites(1e8, 6, [10, 200, 3, 50, 80], missing=0.0)
+    stats = [site_statistics(X, site=k) for k, X in enumerate(sites)]
+    ref = np.std(np.vstack(sites), axis=0)
+    bound = np.spacing(1e8) / 2 / ref
+    for order in (stats, stats[::-1], stats[2:] + stats[:2]):
+        g = combine(order)
+        assert np.all(np.abs(g.std / ref - 1) < bound)
+
+
+def test_site_statistics_huge_but_close_values() -> None:
+    X = np.array([[1e308], [1e308], [1e308]])  # the plain sum would overflow
+    s = site_statistics(X, site="big")
+    assert s.mean[0] == 1e308 and s.m2[0] == 0.0
+    with pytest.raises(ValueError, match="site 'big': feature 0 has values too far apart"):
+        site_statistics(np.array([[1e200], [-1e200]]), site="big")  # M2 = 2e400

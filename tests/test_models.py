@@ -174,3 +174,128 @@ def test_add_intercept_rejects_non_2d(bad):
 def test_get_model_unknown_name(name):
     with pytest.raises(ValueError, match="unknown model"):
         models.get_model(name)
+
+
+def test_add_intercept_rejects_bad_data():
+    with pytest.raises(TypeError, match="X must be real, got a complex array"):
+        models.add_intercept(np.array([[1.0 + 2j]]))
+    with pytest.raises(ValueError, match="X contains NaN"):
+        models.add_intercept(np.array([[np.nan]]))
+    with pytest.raises(ValueError, match="empty data"):
+        models.add_intercept(np.zeros((0, 2)))
+    with pytest.raises(TypeError, match="X must be a numeric array"):
+        models.add_intercept(np.array([["0.5"]]))
+
+
+X3 = models.add_intercept(np.array([[0.0], [1.0], [2.0]]))
+Y3 = np.array([0.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("name", ["linear", "logistic"])
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((np.zeros(2), X3, Y3[:2]), "X has 3 rows but y has 2"),
+        ((np.zeros(2), X3, Y3[:, None]), r"y must be 1-D, got shape \(3, 1\)"),
+        ((np.zeros(3), X3, Y3), "theta has 3 rows but X has 2 columns"),
+        ((np.array([np.nan, 0.0]), X3, Y3), "theta contains NaN"),
+        ((np.zeros(2), np.array([[1.0, np.nan]] * 3), Y3), "X contains NaN"),
+        ((np.zeros(2), np.array([[1.0, np.inf]] * 3), Y3), "X contains Inf"),
+        ((np.zeros(2), X3 + 0j, Y3), "X must be real"),
+        ((np.zeros(2), X3.astype(bool), Y3), "X must be numeric, got a boolean"),
+        ((np.zeros(2), X3, Y3.astype(str)), "y must be a numeric array"),
+        ((np.zeros(2), X3, None), "y must be a numeric array"),
+        ((np.zeros(2), X3[:0], Y3[:0]), "empty data"),
+    ],
+)
+def test_loss_and_grad_reject_bad_input(name, args, match):
+    model = models.get_model(name)
+    before = [np.copy(a) if a is not None else None for a in args]
+    for f in (model.loss, model.grad):
+        with pytest.raises(ValueError, match=match):
+            f(*args)
+    for a, b in zip(args, before):
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("l2", [-1.0, float("nan"), True, "0.1", None, 1j])
+def test_l2_must_be_a_non_negative_number(l2):
+    with pytest.raises(ValueError, match="l2"):
+        models.mse_loss(np.zeros(2), X3, Y3, l2=l2)
+
+
+@pytest.mark.parametrize("y", [np.array([0.0, 1.0, 2.0]), np.array([0.0, 0.5, 1.0]),
+                               np.array([-1.0, 1.0, 1.0]), np.array([0.0, np.nan, 1.0])])
+def test_logistic_needs_binary_labels(y):
+    with pytest.raises(ValueError, match="labels must be 0 or 1"):
+        models.logistic_loss(np.zeros(2), X3, y)
+    with pytest.raises(ValueError, match="labels must be 0 or 1"):
+        models.logistic_grad(np.zeros(2), X3, y)
+    with pytest.raises(ValueError, match="labels must be 0 or 1|y contains NaN"):
+        models.LOGISTIC.score(np.zeros(2), X3, y)
+    with pytest.raises(ValueError, match="client 'H': (labels must be 0 or 1|y contains NaN)"):
+        models.LOGISTIC.check_labels(y, client="H")
+
+
+@pytest.mark.parametrize("y", [np.array([0.0, 1.0, 3.0]), np.array([0.0, 1.5, 1.0]),
+                               np.array([-1.0, 1.0, 1.0]), np.array([0, 1, 3])])
+def test_softmax_needs_integer_labels_below_n_classes(y):
+    theta = np.zeros((2, 3))
+    for f in (models.softmax_loss, models.softmax_grad):
+        with pytest.raises(ValueError, match=r"labels must be integers 0..2"):
+            f(theta, X3, y)
+    with pytest.raises(ValueError, match="client 2: labels must be integers"):
+        models.SOFTMAX.check_labels(y, n_classes=3, client=2)
+
+
+def test_softmax_theta_needs_one_column_per_class():
+    with pytest.raises(ValueError, match="theta must be 2-D"):
+        models.softmax_loss(np.zeros(2), X3, np.array([0, 1, 1]))
+    with pytest.raises(ValueError, match="one column per class"):
+        models.softmax_loss(np.zeros((2, 1)), X3, np.array([0, 0, 0]))
+
+
+def test_binary_flag():
+    assert models.LOGISTIC.binary and not models.LINEAR.binary and not models.SOFTMAX.binary
+    # a wrapper built from the fields keeps the flag (e.g. SCAFFOLD's corrected gradient)
+    wrapped = models.Model("logistic", models.LOGISTIC.loss, models.LOGISTIC.grad,
+                           models.LOGISTIC.predict)
+    assert wrapped.binary
+    with pytest.raises(TypeError, match="binary must be True or False"):
+        models.Model("linear", models.mse_loss, models.mse_grad, models.linear_predict,
+                     binary=1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    ((2.5,), "n_features must be an integer"),
+    ((True,), "n_features must be an integer"),
+    ((0,), "n_features must be at least 1"),
+    ((3, 1.5), "n_classes must be an integer"),
+    ((3, 1), "n_classes must be at least 2"),
+])
+def test_init_counts(args, match):
+    with pytest.raises(ValueError, match=match):
+        models.SOFTMAX.init(*args)
+
+
+def test_score_rejects_constant_targets_for_r2():
+    with pytest.raises(ValueError, match="y is constant"):
+        models.LINEAR.score(np.zeros(2), X3, np.ones(3))
+
+
+def test_predict_and_activations_reject_bad_input():
+    with pytest.raises(ValueError, match="theta has 3 rows"):
+        models.LOGISTIC.predict(np.zeros(3), X3)
+    with pytest.raises(ValueError, match="z contains NaN"):
+        models.sigmoid(np.array([0.0, np.nan]))
+    with pytest.raises(ValueError, match="z must be 2-D"):
+        models.softmax(np.zeros(3))
+    with pytest.raises(TypeError, match="name must be a string"):
+        models.get_model(["linear"])  # type: ignore[arg-type]
+
+
+def test_overflow_with_finite_inputs_is_returned_not_blamed_on_the_data():
+    # finite inputs whose squared residual overflows: the loss is inf, no error is invented
+    with pytest.warns(RuntimeWarning, match="mse_loss overflowed float64"):
+        assert models.mse_loss(np.zeros(2), X3, np.array([1e200, 0.0, 0.0])) == np.inf
