@@ -6,13 +6,27 @@ proportions drawn from ``Dir(alpha)``), quantity skew (client sizes drawn from a
 Dirichlet) and feature shift. Natural partitions (real hospitals) come from
 :func:`fedmed_lib.data.load_heart_disease`. Every function returns a list of
 index arrays, one per client, that together cover each example exactly once.
-Introduced in :ref:`ch-fedavg` and :ref:`ch-non-iid`.
+Counts (``n``, ``num_clients``, ``min_size``, ...) are integers, seeds non-negative
+integers, and labels a 1-D array of finite real numbers. Introduced in
+:ref:`ch-fedavg` and :ref:`ch-non-iid`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from numpy.typing import NDArray
+
+from fedmed_lib._validate import (
+    InputTypeError,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_real_array,
+    check_seed,
+    client_label,
+)
 
 Indices = list[NDArray[np.int64]]
 
@@ -24,11 +38,58 @@ def _check(n: int, num_clients: int) -> None:
         raise ValueError(f"cannot split {n} examples over {num_clients} clients")
 
 
+def _labels(y: object, *, integer: bool = False) -> NDArray[np.float64]:
+    """Check labels: a non-empty 1-D finite real array (non-negative integers if ``integer``)."""
+    a = check_real_array(y, name="y", ndim=1, allow_empty=False)
+    if integer and not ((a >= 0) & (a == np.floor(a))).all():
+        bad = a[~((a >= 0) & (a == np.floor(a)))]
+        raise ValueError(f"y must hold class labels 0, 1, 2, ..., got {np.unique(bad)[:5]}")
+    return a
+
+
+def _check_parts(parts: object, n: int, *, name: str = "parts") -> Indices:
+    """Check a list of index arrays: 1-D integer arrays with entries in ``[0, n)``."""
+    if parts is None or isinstance(parts, str | bytes | np.ndarray) or not isinstance(
+        parts, Sequence
+    ):
+        raise InputTypeError(
+            f"{name} must be a list of index arrays (one per client), got {type(parts).__name__}"
+        )
+    out: Indices = []
+    for k, idx in enumerate(parts):
+        who = client_label(k)
+        if idx is None or isinstance(idx, str | bytes):
+            raise InputTypeError(f"{who}: indices must be an integer array, got {idx!r}")
+        try:
+            a = np.asarray(idx)
+        except ValueError as err:
+            raise ValueError(f"{who}: indices are not a rectangular array ({err})") from err
+        if a.size == 0:
+            a = a.astype(np.int64)
+        if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):
+            raise InputTypeError(f"{who}: indices must be integers, got dtype {a.dtype}")
+        if a.ndim != 1:
+            raise ValueError(f"{who}: indices must be 1-D, got shape {a.shape}")
+        if a.size and (a.min() < 0 or a.max() >= n):
+            raise ValueError(f"{who}: indices must lie in [0, {n}), got {a.min()}..{a.max()}")
+        out.append(a.astype(np.int64))
+    return out
+
+
 def iid_partition(n: int, num_clients: int, *, seed: int = 0) -> Indices:
     """Shuffle ``n`` examples and deal them into ``num_clients`` near-equal parts.
 
     Introduced in :ref:`ch-fedavg`.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` or ``num_clients`` is not an integer, ``num_clients < 1``, there are
+        fewer examples than clients, or ``seed`` is not a non-negative integer.
     """
+    n = check_int(n, name="n", minimum=1)
+    num_clients = check_int(num_clients, name="num_clients", minimum=1)
+    seed = check_seed(seed)
     _check(n, num_clients)
     order = np.random.default_rng(seed).permutation(n)
     return [np.sort(p).astype(np.int64) for p in np.array_split(order, num_clients)]
@@ -45,16 +106,18 @@ def shard_partition(
     Raises
     ------
     ValueError
-        If ``num_clients`` or ``shards_per_client`` is below 1 or there are fewer
-        examples than shards.
+        If ``y`` is not a non-empty 1-D array of finite labels, ``num_clients`` or
+        ``shards_per_client`` is not an integer >= 1, there are fewer examples than
+        shards, or ``seed`` is not a non-negative integer.
     """
-    y = np.asarray(y)
-    if shards_per_client < 1:
-        raise ValueError(f"shards_per_client must be at least 1, got {shards_per_client}")
-    _check(len(y), num_clients)
-    _check(len(y), num_clients * shards_per_client)
+    labels = _labels(y)
+    num_clients = check_int(num_clients, name="num_clients", minimum=1)
+    shards_per_client = check_int(shards_per_client, name="shards_per_client", minimum=1)
+    seed = check_seed(seed)
+    _check(len(labels), num_clients)
+    _check(len(labels), num_clients * shards_per_client)
     rng = np.random.default_rng(seed)
-    order = np.argsort(y, kind="stable")
+    order = np.argsort(labels, kind="stable")
     shards = np.array_split(order, num_clients * shards_per_client)
     perm = rng.permutation(len(shards))
     return [
@@ -81,25 +144,38 @@ def dirichlet_partition(
     Raises
     ------
     ValueError
-        If ``alpha`` is not positive, there are fewer examples than clients, or no
-        draw gives every client ``min_size`` examples in ``max_tries`` attempts.
+        If ``y`` is not a non-empty 1-D array of finite labels, ``alpha`` is not a
+        positive number, a count is not an integer (``num_clients >= 1``,
+        ``min_size >= 0``, ``max_tries >= 1``), ``seed`` is not a non-negative
+        integer, there are fewer than ``num_clients * min_size`` examples, or no draw
+        gives every client ``min_size`` examples in ``max_tries`` attempts.
     """
-    y = np.asarray(y)
-    _check(len(y), num_clients)
-    if not np.isfinite(alpha) or alpha <= 0:
-        raise ValueError(f"alpha must be a positive number, got {alpha!r}")
+    labels = _labels(y)
+    num_clients = check_int(num_clients, name="num_clients", minimum=1)
+    alpha = check_positive(alpha, name="alpha")
+    seed = check_seed(seed)
+    min_size = check_int(min_size, name="min_size", minimum=0)
+    max_tries = check_int(max_tries, name="max_tries", minimum=1)
+    _check(len(labels), num_clients)
+    if num_clients * min_size > len(labels):
+        raise ValueError(
+            f"cannot give {num_clients} clients {min_size} examples each from {len(labels)}"
+        )
     rng = np.random.default_rng(seed)
-    classes = np.unique(y)
+    classes = np.unique(labels)
     for _ in range(max_tries):
         parts: list[list[int]] = [[] for _ in range(num_clients)]
         for c in classes:
-            idx = rng.permutation(np.flatnonzero(y == c))
+            idx = rng.permutation(np.flatnonzero(labels == c))
             props = rng.dirichlet(alpha * np.ones(num_clients))
+            if not np.isfinite(props).all():  # alpha so small that the draw underflows
+                break
             cuts = (np.cumsum(props) * len(idx)).astype(int)[:-1]
             for k, part in enumerate(np.split(idx, cuts)):
                 parts[k].extend(part.tolist())
-        if min(len(p) for p in parts) >= min_size:
-            return [np.sort(np.asarray(p, dtype=np.int64)) for p in parts]
+        else:
+            if min(len(p) for p in parts) >= min_size:
+                return [np.sort(np.asarray(p, dtype=np.int64)) for p in parts]
     raise ValueError(
         f"could not give every client {min_size} examples with alpha={alpha} "
         f"in {max_tries} draws; lower min_size or raise alpha"
@@ -112,12 +188,24 @@ def quantity_skew_partition(
     """Quantity skew: IID labels, client sizes proportional to a ``Dir(alpha)`` draw.
 
     Introduced in :ref:`ch-non-iid`.
+
+    Raises
+    ------
+    ValueError
+        If a count is not an integer (``n``, ``num_clients >= 1``, ``min_size >= 1``),
+        ``alpha`` is not a positive number, ``seed`` is not a non-negative integer, or
+        there are fewer than ``num_clients * min_size`` examples.
     """
+    n = check_int(n, name="n", minimum=1)
+    num_clients = check_int(num_clients, name="num_clients", minimum=1)
+    alpha = check_positive(alpha, name="alpha")
+    seed = check_seed(seed)
+    min_size = check_int(min_size, name="min_size", minimum=1)
     _check(n, num_clients * min_size)
-    if not np.isfinite(alpha) or alpha <= 0:
-        raise ValueError(f"alpha must be a positive number, got {alpha!r}")
     rng = np.random.default_rng(seed)
     props = rng.dirichlet(alpha * np.ones(num_clients))
+    if not np.isfinite(props).all():
+        raise ValueError(f"alpha={alpha} is too small: the Dirichlet draw underflows")
     extra = n - num_clients * min_size
     sizes = min_size + np.floor(props * extra).astype(int)
     sizes[np.argmax(props)] += n - sizes.sum()
@@ -134,16 +222,28 @@ def feature_shift(
     Models different scanners or lab calibrations: client ``k``'s rows are mapped
     to ``X * a_k + b_k`` with ``a_k ~ 1 + scale * N(0, 1)`` and ``b_k ~ scale * N(0, 1)``
     per feature. Returns one array per client. Introduced in :ref:`ch-non-iid`.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not a non-empty, finite 2-D real array, ``num_clients`` is not an
+        integer equal to the number of index arrays, an index array is not 1-D
+        integers within the rows of ``X`` (naming the client), ``scale`` is not a
+        number >= 0, or ``seed`` is not a non-negative integer.
     """
-    if len(parts) != num_clients:
-        raise ValueError(f"got {len(parts)} index arrays for {num_clients} clients")
+    A = check_real_array(X, name="X", ndim=2, allow_empty=False)
+    num_clients = check_int(num_clients, name="num_clients", minimum=1)
+    checked = _check_parts(parts, A.shape[0])
+    scale = check_nonnegative(scale, name="scale")
+    seed = check_seed(seed)
+    if len(checked) != num_clients:
+        raise ValueError(f"got {len(checked)} index arrays for {num_clients} clients")
     rng = np.random.default_rng(seed)
-    X = np.asarray(X, dtype=np.float64)
     out = []
-    for idx in parts:
-        a = 1.0 + scale * rng.standard_normal(X.shape[1])
-        b = scale * rng.standard_normal(X.shape[1])
-        out.append(X[idx] * a + b)
+    for idx in checked:
+        a = 1.0 + scale * rng.standard_normal(A.shape[1])
+        b = scale * rng.standard_normal(A.shape[1])
+        out.append(A[idx] * a + b)
     return out
 
 
@@ -151,7 +251,22 @@ def label_counts(y: np.ndarray, parts: Indices, num_classes: int | None = None) 
     """Return a ``(num_clients, num_classes)`` table of label counts per client.
 
     Introduced in :ref:`ch-fedavg`.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` does not hold class labels ``0, 1, 2, ...``, an index array is not
+        1-D integers within ``y`` (naming the client), or ``num_classes`` is not an
+        integer larger than every label.
     """
-    y = np.asarray(y, dtype=np.int64)
-    c = int(num_classes if num_classes is not None else y.max() + 1)
-    return np.stack([np.bincount(y[idx], minlength=c) for idx in parts])
+    labels = _labels(y, integer=True)
+    checked = _check_parts(parts, len(labels))
+    top = int(labels.max()) + 1
+    if num_classes is None:
+        c = top
+    else:
+        c = check_int(num_classes, name="num_classes", minimum=1)
+        if c < top:
+            raise ValueError(f"num_classes={c} but y holds the label {top - 1}")
+    yi = labels.astype(np.int64)
+    return np.stack([np.bincount(yi[idx], minlength=c) for idx in checked])

@@ -17,14 +17,36 @@ Three tools of :ref:`ch-overfitting`, each computed without moving a row:
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from fedmed_lib._validate import check_num_examples, check_positive, check_xy, client_label
+from fedmed_lib._validate import (
+    InputTypeError,
+    check_int,
+    check_nonnegative,
+    check_num_examples,
+    check_number,
+    check_positive,
+    check_real_array,
+    check_xy,
+    client_label,
+)
 from fedmed_lib.algorithms import local_sgd
 from fedmed_lib.models import Array, Model
+
+
+def _sequence(value: object, *, name: str) -> Sequence[object]:
+    """Check that ``value`` is a list, tuple or 1-D array (not None, a string or a scalar)."""
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            raise ValueError(f"{name} must be 1-D, got shape {value.shape}")
+        return list(value)
+    if value is None or isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise InputTypeError(f"{name} must be a list, got {type(value).__name__}")
+    return value
 
 
 def federated_loss(losses: Sequence[float], num_examples: Sequence[int]) -> float:
@@ -44,28 +66,29 @@ def federated_loss(losses: Sequence[float], num_examples: Sequence[int]) -> floa
     Raises
     ------
     ValueError
-        If the lists are empty or of different lengths, a loss is NaN, Inf or
-        negative, or a count is not a positive integer (naming the client).
+        If the lists are empty or of different lengths, a loss is not a finite
+        number >= 0 (NaN, Inf, ``True``, a string...), or a count is not a positive
+        integer (naming the client).
 
     Examples
     --------
     >>> federated_loss([1.0, 4.0], [3, 1])
     1.75
     """
-    if len(losses) == 0:
+    loss_list = _sequence(losses, name="losses")
+    count_list = _sequence(num_examples, name="num_examples")
+    if len(loss_list) == 0:
         raise ValueError("no site losses to combine: the list is empty")
-    if len(losses) != len(num_examples):
+    if len(loss_list) != len(count_list):
         raise ValueError(
-            f"{len(losses)} losses but {len(num_examples)} num_examples: one of each per site"
+            f"{len(loss_list)} losses but {len(count_list)} num_examples: one of each per site"
         )
     counts = np.array(
-        [check_num_examples(n, client=k) for k, n in enumerate(num_examples)], dtype=np.float64
+        [check_num_examples(n, client=k) for k, n in enumerate(count_list)], dtype=np.float64
     )
-    values = np.empty(len(losses))
-    for k, loss in enumerate(losses):
-        value = float(loss)
-        if not np.isfinite(value):
-            raise ValueError(f"{client_label(k)}: loss is {value}, expected a finite number")
+    values = np.empty(len(loss_list))
+    for k, loss in enumerate(loss_list):
+        value = check_number(loss, name=f"{client_label(k)}: loss")
         if value < 0:
             raise ValueError(f"{client_label(k)}: loss is negative ({value})")
         values[k] = value
@@ -97,20 +120,32 @@ def early_stopping_round(
     Raises
     ------
     ValueError
-        If ``losses`` is empty or contains NaN, ``rounds`` has a different length,
-        or ``patience`` is not a positive integer.
+        If ``losses`` is empty or holds NaN or a non-number (``+inf``, a diverged
+        evaluation, is allowed), ``rounds`` has a different length or a
+        non-integer, or ``patience`` is not a positive integer.
     """
-    values = np.asarray(losses, dtype=np.float64)
-    if values.ndim != 1 or values.size == 0:
+    seq = _sequence(losses, name="losses")
+    if len(seq) == 0:
         raise ValueError("losses must be a non-empty 1-D sequence")
+    values = np.empty(len(seq))
+    for i, loss in enumerate(seq):
+        if isinstance(loss, bool | np.bool_) or not isinstance(loss, numbers.Real):
+            raise InputTypeError(
+                f"losses[{i}] must be a real number, got {loss!r} ({type(loss).__name__})"
+            )
+        values[i] = float(loss)
     if np.isnan(values).any():
         first = int(np.flatnonzero(np.isnan(values))[0])
         raise ValueError(f"losses contain NaN at evaluation {first}")
-    labels = list(range(values.size)) if rounds is None else [int(r) for r in rounds]
+    if rounds is None:
+        labels = list(range(values.size))
+    else:
+        seq_rounds = _sequence(rounds, name="rounds")
+        labels = [check_int(r, name=f"rounds[{i}]") for i, r in enumerate(seq_rounds)]
     if len(labels) != values.size:
         raise ValueError(f"{values.size} losses but {len(labels)} rounds")
-    if patience is not None and (isinstance(patience, bool) or patience < 1):
-        raise ValueError(f"patience must be a positive integer or None, got {patience!r}")
+    if patience is not None:
+        patience = check_int(patience, name="patience", minimum=1)
     best, since = 0, 0
     for i in range(1, values.size):
         if values[i] < values[best]:
@@ -186,26 +221,35 @@ def fine_tune(
     Raises
     ------
     ValueError
-        If the data are malformed (naming the site), ``theta`` does not match the
-        width of ``X`` or is not finite, or a hyper-parameter is out of range.
+        If the data are malformed or the labels do not suit the model (naming the
+        site), ``theta`` does not match the width of ``X`` or is not finite, or a
+        hyper-parameter is not a number in range (``max_steps`` and ``every`` are
+        integers).
     """
-    X_tr, y_tr = check_xy(train[0], train[1], client=site)
-    X_val, y_val = check_xy(val[0], val[1], client=site)
-    w = np.array(theta, dtype=np.float64)
-    if w.shape[0] != X_tr.shape[1] or X_val.shape[1] != X_tr.shape[1]:
+    if not isinstance(model, Model):
+        raise InputTypeError(
+            f"model must be a fedmed_lib.models.Model (e.g. LOGISTIC), got {type(model).__name__}"
+        )
+    who = client_label(site)
+    pairs = []
+    for part, data in (("train", train), ("val", val)):
+        if not isinstance(data, tuple | list) or len(data) != 2:
+            raise InputTypeError(f"{who}: {part} must be an (X, y) pair")
+        pairs.append(check_xy(data[0], data[1], client=site))
+    (X_tr, y_tr), (X_val, y_val) = pairs
+    w = check_real_array(theta, name=f"{who}: theta").copy()
+    if w.ndim not in (1, 2) or w.shape[0] != X_tr.shape[1] or X_val.shape[1] != X_tr.shape[1]:
         raise ValueError(
-            f"{client_label(site)}: theta has {w.shape[0]} rows, X_train has "
+            f"{who}: theta has {w.shape[0] if w.ndim else 0} rows, X_train has "
             f"{X_tr.shape[1]} columns and X_val {X_val.shape[1]}"
         )
-    if not np.all(np.isfinite(w)):
-        raise ValueError(f"{client_label(site)}: theta contains NaN or Inf")
+    n_classes = w.shape[1] if w.ndim == 2 else None
+    model.check_labels(y_tr, n_classes=n_classes, client=site)
+    model.check_labels(y_val, n_classes=n_classes, client=site)
     check_positive(lr, name="lr")
-    if max_steps < 0:
-        raise ValueError(f"max_steps must be non-negative, got {max_steps}")
-    if every < 1:
-        raise ValueError(f"every must be a positive integer, got {every}")
-    if l2 < 0:
-        raise ValueError(f"l2 must be non-negative, got {l2}")
+    max_steps = check_int(max_steps, name="max_steps", minimum=0)
+    every = check_int(every, name="every", minimum=1)
+    l2 = check_nonnegative(l2, name="l2")
     steps, val_losses = [0], [model.loss(w, X_val, y_val)]
     best_theta, best_loss, best_steps = w.copy(), val_losses[0], 0
     done = 0

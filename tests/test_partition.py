@@ -101,14 +101,66 @@ def test_feature_shift_changes_each_client_differently():
         (lambda: shard_partition(Y, 5, shards_per_client=0), "shards_per_client must be at least 1"),
         (lambda: shard_partition(Y[:5], 3, shards_per_client=2), "cannot split 5 examples"),
         (lambda: dirichlet_partition(Y, 4, alpha=0.0), "alpha must be a positive number"),
-        (lambda: dirichlet_partition(Y, 4, alpha=float("nan")), "alpha must be a positive number"),
-        (lambda: dirichlet_partition(Y, 4, alpha=0.01, min_size=200, max_tries=3), "could not give"),
+        (lambda: dirichlet_partition(Y, 4, alpha=float("nan")), "alpha must be finite"),
+        (lambda: dirichlet_partition(Y, 4, alpha=0.01, min_size=140, max_tries=3), "could not give"),
+        (lambda: dirichlet_partition(Y, 4, alpha=1.0, min_size=200), "cannot give 4 clients 200"),
         (lambda: quantity_skew_partition(10, 4, alpha=-1.0), "alpha must be a positive number"),
         (lambda: quantity_skew_partition(10, 4, alpha=1.0, min_size=3), "cannot split 10 examples"),
         (lambda: feature_shift(np.ones((4, 2)), 3, iid_partition(4, 2)), "got 2 index arrays for 3"),
+        # counts are integers, never 2.5 or True; seeds are non-negative integers
+        (lambda: iid_partition(10, 2.5), "num_clients must be an integer"),
+        (lambda: iid_partition(10.0, 2), "n must be an integer"),
+        (lambda: iid_partition(10, True), "num_clients must be an integer"),
+        (lambda: iid_partition(10, 2, seed=None), "seed must be a non-negative integer, got None"),
+        (lambda: iid_partition(10, 2, seed=-1), "seed must be at least 0"),
+        (lambda: iid_partition(10, 2, seed=1.5), "seed must be an integer"),
+        (lambda: shard_partition(Y, 5, shards_per_client=1.5), "shards_per_client must be an integer"),
+        (lambda: shard_partition(Y, 5, seed=None), "seed must be a non-negative integer"),
+        (lambda: dirichlet_partition(Y, 4, alpha="0.5"), "alpha must be a real number"),
+        (lambda: dirichlet_partition(Y, 4, alpha=True), "alpha must be a real number"),
+        (lambda: dirichlet_partition(Y, 4, alpha=1.0, min_size=1.5), "min_size must be an integer"),
+        (lambda: dirichlet_partition(Y, 4, alpha=1.0, max_tries=0), "max_tries must be at least 1"),
+        (lambda: quantity_skew_partition(10, 2, alpha=1.0, seed="0"), "seed must be an integer"),
+        (lambda: quantity_skew_partition(10, 2, alpha=1.0, min_size=0), "min_size must be at least 1"),
+        # labels: 1-D, real, finite, not empty
+        (lambda: shard_partition(Y + 0j, 5), "y must be real"),
+        (lambda: shard_partition(Y.astype(str), 5), "y must be a numeric array"),
+        (lambda: dirichlet_partition(Y.astype(bool), 2, alpha=1.0), "y must be numeric"),
+        (lambda: dirichlet_partition(np.array([0.0, np.nan, 1.0]), 2, alpha=1.0), "y contains NaN"),
+        (lambda: dirichlet_partition(Y[:, None], 2, alpha=1.0), "y must be 1-D"),
+        (lambda: shard_partition(Y[:0], 1), "y is empty"),
+        (lambda: label_counts(np.array([0.0, 1.5]), [np.array([0, 1])]), "y must hold class labels"),
+        (lambda: label_counts(np.array([0, -1]), [np.array([0, 1])]), "y must hold class labels"),
+        (lambda: label_counts(Y, [np.array([0, 600])]), r"client 0: indices must lie in \[0, 600\)"),
+        (lambda: label_counts(Y, [np.array([0.0, 1.0])]), "client 0: indices must be integers"),
+        (lambda: label_counts(Y, [np.array([True])]), "client 0: indices must be integers"),
+        (lambda: label_counts(Y, np.array([0, 1])), "parts must be a list of index arrays"),
+        (lambda: label_counts(Y, iid_partition(600, 2), num_classes=5), "num_classes=5 but y holds"),
+        (lambda: label_counts(Y, iid_partition(600, 2), num_classes=10.0), "num_classes must be"),
+        (lambda: feature_shift(np.ones((4, 2)), 2, iid_partition(4, 2), scale=-1.0), "scale must be >= 0"),
+        (lambda: feature_shift(np.ones((4, 2)), 2, [np.array([0, 7]), np.array([1])]),
+         r"client 0: indices must lie in \[0, 4\)"),
+        (lambda: feature_shift(np.full((4, 2), np.inf), 2, iid_partition(4, 2)), "X contains Inf"),
     ],
 )
 def test_bad_arguments_raise_value_error(call, needle):
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match=needle):
         call()
-    assert needle in str(info.value)
+
+
+def test_label_counts_accepts_integer_valued_floats_and_an_empty_client():
+    counts = label_counts(np.array([0.0, 1.0, 1.0]), [np.array([0, 1, 2]), np.array([], dtype=int)])
+    np.testing.assert_array_equal(counts, [[1, 2], [0, 0]])
+
+
+def test_inputs_are_not_modified():
+    y = Y.copy()
+    parts = iid_partition(600, 3, seed=0)
+    before = [p.copy() for p in parts]
+    dirichlet_partition(y, 4, alpha=0.5, seed=0)
+    shard_partition(y, 5, seed=0)
+    label_counts(y, parts)
+    feature_shift(np.ones((600, 2)), 3, parts)
+    np.testing.assert_array_equal(y, Y)
+    for a, b in zip(parts, before, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -34,8 +34,17 @@ def test_federated_loss_equals_pooled_loss() -> None:
     [
         ([], [], "list is empty"),
         ([1.0, 2.0], [3], "2 losses but 1 num_examples"),
-        ([1.0, np.nan], [3, 4], "client 1: loss is nan"),
-        ([1.0, np.inf], [3, 4], "client 1: loss is inf"),
+        ([1.0, np.nan], [3, 4], "client 1: loss must be finite, got nan"),
+        ([1.0, np.inf], [3, 4], "client 1: loss must be finite, got inf"),
+        ([1.0, True], [3, 4], "client 1: loss must be a real number"),
+        ([1.0, "0.5"], [3, 4], "client 1: loss must be a real number"),
+        ([1.0, None], [3, 4], "client 1: loss must be a real number"),
+        ([1.0, 1 + 0j], [3, 4], "client 1: loss must be a real number"),
+        ([1.0, 2.0], [3, True], "client 1: num_examples must be an integer"),
+        (None, [3], "losses must be a list"),
+        ("1.0", [3], "losses must be a list"),
+        ([1.0], 3, "num_examples must be a list"),
+        (np.ones((1, 1)), [3], "losses must be 1-D"),
         ([-1.0, 2.0], [3, 4], "client 0: loss is negative"),
         ([1.0, 2.0], [3, 0], "client 1: num_examples must be positive"),
         ([1.0, 2.0], [3, 2.5], "client 1: num_examples must be an integer"),
@@ -62,7 +71,14 @@ def test_early_stopping_round() -> None:
         ({"losses": []}, "non-empty"),
         ({"losses": [1.0, np.nan]}, "NaN at evaluation 1"),
         ({"losses": [1.0, 2.0], "rounds": [0]}, "2 losses but 1 rounds"),
-        ({"losses": [1.0], "patience": 0}, "patience must be a positive integer"),
+        ({"losses": [1.0], "patience": 0}, "patience must be at least 1"),
+        ({"losses": [1.0], "patience": 1.5}, "patience must be an integer"),
+        ({"losses": [1.0], "patience": True}, "patience must be an integer"),
+        ({"losses": [1.0, "2"]}, r"losses\[1\] must be a real number"),
+        ({"losses": [1.0, 1j]}, r"losses\[1\] must be a real number"),
+        ({"losses": None}, "losses must be a list"),
+        ({"losses": [1.0, 2.0], "rounds": [0, 1.5]}, r"rounds\[1\] must be an integer"),
+        ({"losses": [1.0, 2.0], "rounds": "01"}, "rounds must be a list"),
     ],
 )
 def test_early_stopping_bad_input(kwargs: dict, match: str) -> None:
@@ -115,9 +131,36 @@ def test_fine_tune_bad_input() -> None:
                   site="Bern")
     with pytest.raises(ValueError, match="lr must be a positive number"):
         fine_tune(np.zeros(4), train, val, model=LOGISTIC, lr=0.0, max_steps=1)
-    with pytest.raises(ValueError, match="max_steps must be non-negative"):
+    with pytest.raises(ValueError, match="max_steps must be at least 0"):
         fine_tune(np.zeros(4), train, val, model=LOGISTIC, lr=0.1, max_steps=-1)
-    with pytest.raises(ValueError, match="every must be a positive integer"):
+    with pytest.raises(ValueError, match="max_steps must be an integer"):
+        fine_tune(np.zeros(4), train, val, model=LOGISTIC, lr=0.1, max_steps=2.5)
+    with pytest.raises(ValueError, match="every must be at least 1"):
         fine_tune(np.zeros(4), train, val, model=LOGISTIC, lr=0.1, max_steps=1, every=0)
-    with pytest.raises(ValueError, match="l2 must be non-negative"):
+    with pytest.raises(ValueError, match="l2 must be >= 0"):
         fine_tune(np.zeros(4), train, val, model=LOGISTIC, lr=0.1, max_steps=1, l2=-1.0)
+    with pytest.raises(ValueError, match="lr must be a real number"):
+        fine_tune(np.zeros(4), train, val, model=LOGISTIC, lr=True, max_steps=1)
+    with pytest.raises(ValueError, match="client 'Bern': labels must be 0 or 1"):
+        fine_tune(np.zeros(4), (train[0], train[1] + 1), val, model=LOGISTIC, lr=0.1,
+                  max_steps=1, site="Bern")
+    with pytest.raises(ValueError, match=r"client 'Bern': y must be 1-D \(n_samples,\)"):
+        fine_tune(np.zeros(4), (train[0], train[1][:, None]), val, model=LOGISTIC, lr=0.1,
+                  max_steps=1, site="Bern")
+    with pytest.raises(ValueError, match="client 'Bern': X has 10 rows but y has 9"):
+        fine_tune(np.zeros(4), (train[0], train[1][:-1]), val, model=LOGISTIC, lr=0.1,
+                  max_steps=1, site="Bern")
+    with pytest.raises(ValueError, match="client 'Bern': val must be an"):
+        fine_tune(np.zeros(4), train, val[0], model=LOGISTIC, lr=0.1, max_steps=1, site="Bern")
+    with pytest.raises(TypeError, match="model must be a fedmed_lib.models.Model"):
+        fine_tune(np.zeros(4), train, val, model="logistic", lr=0.1, max_steps=1)
+
+
+def test_fine_tune_does_not_modify_its_inputs() -> None:
+    train, val = _site(1, 10), _site(2, 10)
+    copies = [a.copy() for a in (*train, *val)]
+    theta = np.full(4, 0.1)
+    fine_tune(theta, train, val, model=LOGISTIC, lr=0.5, max_steps=3)
+    np.testing.assert_array_equal(theta, np.full(4, 0.1))
+    for a, b in zip((*train, *val), copies, strict=True):
+        np.testing.assert_array_equal(a, b)
