@@ -100,20 +100,21 @@ def check_real_array(
         a = np.asarray(value)
     except ValueError as err:  # ragged nested lists
         raise ValueError(f"{name} is not a rectangular numeric array ({err})") from err
-    if a.dtype == np.bool_:
-        raise InputTypeError(f"{name} must be numeric, got a boolean array")
-    if np.issubdtype(a.dtype, np.complexfloating):
-        raise InputTypeError(f"{name} must be real, got a complex array")
-    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+    kind = a.dtype.kind
+    if kind not in "fiu":
+        if kind == "b":
+            raise InputTypeError(f"{name} must be numeric, got a boolean array")
+        if kind == "c":
+            raise InputTypeError(f"{name} must be real, got a complex array")
         raise InputTypeError(f"{name} must be a numeric array, got dtype {a.dtype}")
     a = a.astype(np.float64, copy=False)
     if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
     if not allow_empty and a.size == 0:
         raise ValueError(f"{name} is empty")
-    if np.isnan(a).any():
-        raise ValueError(f"{name} contains NaN")
-    if np.isinf(a).any():
+    if not np.isfinite(a).all():  # one pass in the common case; say which on failure
+        if np.isnan(a).any():
+            raise ValueError(f"{name} contains NaN")
         raise ValueError(f"{name} contains Inf")
     return a
 
@@ -233,3 +234,57 @@ def check_fraction(value: object, *, name: str) -> float:
     if not 0 < x <= 1:
         raise ValueError(f"{name} must lie in (0, 1], got {value!r}")
     return x
+
+
+def check_optional_int(value: object, *, name: str, minimum: int | None = None) -> int | None:
+    """Check an integer that may also be ``None`` (``batch_size=None`` means full batch)."""
+    if value is None:
+        return None
+    return check_int(value, name=name, minimum=minimum)
+
+
+def check_rng(rng: object, *, name: str = "rng") -> np.random.Generator:
+    """Check that ``rng`` is a ``numpy.random.Generator`` (not a seed, not ``None``)."""
+    if not isinstance(rng, np.random.Generator):
+        raise InputTypeError(
+            f"{name} must be a numpy.random.Generator (np.random.default_rng(seed)), "
+            f"got {_describe(rng)}"
+        )
+    return rng
+
+
+def check_client_id(cid: object, *, name: str = "client id") -> int | str:
+    """Check that ``cid`` can name a client: an integer (not bool) or a string."""
+    if isinstance(cid, str):
+        return cid
+    if isinstance(cid, bool | np.bool_) or not isinstance(cid, numbers.Integral):
+        raise InputTypeError(f"{name} must be an integer or a string, got {_describe(cid)}")
+    return int(cid)
+
+
+def check_client_index(cid: object, num_clients: int) -> int:
+    """Check that ``cid`` is the index of one of ``num_clients`` clients (``0..num_clients-1``)."""
+    if isinstance(cid, bool | np.bool_) or not isinstance(cid, numbers.Integral):
+        raise InputTypeError(
+            f"client id must be an integer in 0..{num_clients - 1}, got {_describe(cid)}"
+        )
+    if not 0 <= int(cid) < num_clients:
+        raise ValueError(f"client {int(cid)} does not exist: clients are 0..{num_clients - 1}")
+    return int(cid)
+
+
+def check_class_labels(y: np.ndarray, num_classes: int, *, client: int | str = "data") -> None:
+    """Check that labels are class indices ``0..num_classes-1`` (the softmax model's convention)."""
+    bad = (y != np.floor(y)) | (y < 0) | (y >= num_classes)
+    if bad.any():
+        who = client_label(client) if client != "data" else "data"
+        raise ValueError(
+            f"{who}: labels must be class indices 0..{num_classes - 1} for the softmax "
+            f"model, got {np.unique(y[bad])[:5]}"
+        )
+
+
+def check_callable(value: object, *, name: str) -> None:
+    """Check that ``value`` can be called (a function such as ``client_fn`` or ``eval_fn``)."""
+    if not callable(value):
+        raise InputTypeError(f"{name} must be a function, got {_describe(value)}")

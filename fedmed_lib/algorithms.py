@@ -21,39 +21,118 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from fedmed_lib._validate import (
+    InputTypeError,
     Params,
+    _describe,
+    check_binary_labels,
+    check_callable,
+    check_class_labels,
+    check_client_index,
     check_fraction,
+    check_int,
+    check_nonnegative,
+    check_number,
+    check_optional_int,
     check_params,
     check_positive,
+    check_real_array,
+    check_rng,
     check_xy,
     client_label,
 )
-from fedmed_lib.aggregate import add, weighted_average
+from fedmed_lib.aggregate import Metrics, Results, add_checked, rule_metrics, weighted_average
 from fedmed_lib.models import Array, Model
 
 AggregateFn = Callable[..., Params]
 
 
+def _who(client: int | str | None) -> str:
+    return f"{client_label(client)}: " if client is not None else ""
+
+
+def _check_model(model: object) -> Model:
+    if not isinstance(model, Model):
+        raise InputTypeError(
+            "model must be a fedmed_lib.models.Model (LINEAR, LOGISTIC or SOFTMAX), "
+            f"got {_describe(model)}"
+        )
+    return model
+
+
+def check_labels(
+    model: Model, y: np.ndarray, theta: np.ndarray | None = None, *, client: int | str = "data"
+) -> None:
+    """Check that ``y`` suits ``model``: 0/1 for logistic, class indices for softmax.
+
+    The check goes by the model's name (``model.name``): ``"logistic"`` needs labels in
+    {0, 1} (1 is the disease); ``"softmax"`` needs integer class indices, below the
+    number of columns of ``theta`` when ``theta`` is given; ``"linear"`` takes any real
+    targets. Introduced in :ref:`ch-fedavg`.
+
+    Raises
+    ------
+    ValueError
+        If a label does not suit the model (the message names the client).
+    """
+    if model.name == "logistic":
+        check_binary_labels(y, client=client)
+    elif model.name == "softmax":
+        num_classes = int(theta.shape[1]) if theta is not None and theta.ndim == 2 else 2**62
+        check_class_labels(y, num_classes, client=client)
+
+
+def _check_theta(theta: object, X: np.ndarray, model: Model, client: int | str | None) -> Array:
+    t = check_real_array(theta, name=f"{_who(client)}theta")
+    want = 2 if model.name == "softmax" else 1
+    if t.ndim != want or t.shape[0] != X.shape[1]:
+        shape = f"({X.shape[1]}, n_classes)" if want == 2 else f"({X.shape[1]},)"
+        raise ValueError(
+            f"{_who(client)}theta has shape {t.shape}, but X has {X.shape[1]} columns: "
+            f"the {model.name} model needs theta of shape {shape}"
+        )
+    return t
+
+
 def check_clients(
     clients: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    model: Model | None = None,
 ) -> list[tuple[Array, Array]]:
     """Validate a list of ``(X, y)`` client data sets (non-empty, same width, finite).
 
     Introduced in :ref:`ch-fedsgd`.
 
+    Parameters
+    ----------
+    clients
+        One ``(X, y)`` pair per client: ``X`` 2-D with at least one row, ``y`` 1-D
+        with one entry per row.
+    model
+        If given, the labels must suit it (:func:`check_labels`: 0/1 for the logistic
+        model, class indices for softmax).
+
     Raises
     ------
     ValueError
         If the list is empty or a client's data is empty, not 2-D, has mismatched
-        rows, a different number of columns, or NaN/Inf (the message names the client).
+        rows, a column ``y`` of shape ``(n, 1)``, a different number of columns,
+        NaN/Inf, or labels that do not suit ``model`` (the message names the client).
+    InputTypeError
+        If ``clients`` is not a list, or a client's data is not numeric.
     """
+    if clients is None or isinstance(clients, str | bytes | np.ndarray) or not isinstance(
+        clients, Sequence
+    ):
+        raise InputTypeError(f"clients must be a list of (X, y) pairs, got {_describe(clients)}")
     if len(clients) == 0:
         raise ValueError("no clients: the list of client data sets is empty")
+    if model is not None:
+        _check_model(model)
     out = []
     width = None
     for k, item in enumerate(clients):
         if not isinstance(item, tuple | list) or len(item) != 2:
-            raise ValueError(f"{client_label(k)}: expected an (X, y) pair")
+            raise InputTypeError(f"{client_label(k)}: expected an (X, y) pair")
         X, y = check_xy(item[0], item[1], client=k)
         if width is None:
             width = X.shape[1]
@@ -61,8 +140,73 @@ def check_clients(
             raise ValueError(
                 f"{client_label(k)}: X has {X.shape[1]} columns, client 0 has {width}"
             )
+        if model is not None:
+            check_labels(model, y, client=k)
         out.append((X, y))
     return out
+
+
+def _sgd(
+    theta: Array,
+    X: Array,
+    y: Array,
+    *,
+    model: Model,
+    lr: float,
+    local_epochs: int,
+    batch_size: int | None,
+    rng: np.random.Generator | None,
+    mu: float,
+    l2: float,
+    max_steps: int | None,
+) -> tuple[Array, int]:
+    """Run the loop of :func:`local_sgd` on inputs that are already checked."""
+    w = theta.copy()
+    n = X.shape[0]
+    steps = 0
+    for _ in range(local_epochs):
+        if batch_size is None:
+            batches = [np.arange(n)]
+        else:
+            assert rng is not None
+            order = rng.permutation(n)
+            batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+        for idx in batches:
+            if max_steps is not None and steps >= max_steps:
+                return w, steps
+            g = model.grad(w, X[idx], y[idx], l2=l2)
+            if mu:
+                g = g + mu * (w - theta)
+            w = w - lr * g
+            steps += 1
+    return w, steps
+
+
+def _check_shuffler(rng: object) -> np.random.Generator:
+    """Check ``rng`` for :func:`local_sgd`: a Generator, or any object with ``permutation``."""
+    if isinstance(rng, np.random.Generator) or callable(getattr(rng, "permutation", None)):
+        return rng  # type: ignore[return-value]
+    return check_rng(rng)  # raises, naming rng
+
+
+def _check_settings(
+    *,
+    lr: object,
+    local_epochs: object,
+    batch_size: object,
+    rng: object,
+    mu: object,
+    l2: object,
+    max_steps: object = None,
+) -> tuple[float, int, int | None, np.random.Generator | None, float, float, int | None]:
+    lr_ = check_positive(lr, name="lr")
+    epochs = check_int(local_epochs, name="local_epochs", minimum=1)
+    batch = check_optional_int(batch_size, name="batch_size", minimum=1)
+    gen = None if rng is None else _check_shuffler(rng)
+    mu_ = check_nonnegative(mu, name="mu (the FedProx proximal coefficient)")
+    l2_ = check_nonnegative(l2, name="l2")
+    steps = check_optional_int(max_steps, name="max_steps", minimum=0)
+    return lr_, epochs, batch, gen, mu_, l2_, steps
 
 
 def local_sgd(
@@ -78,6 +222,7 @@ def local_sgd(
     mu: float = 0.0,
     l2: float = 0.0,
     max_steps: int | None = None,
+    client: int | str | None = None,
 ) -> tuple[Array, int]:
     """Run minibatch SGD on one client's data, starting from ``theta``.
 
@@ -88,58 +233,58 @@ def local_sgd(
     theta
         The global model received from the server (not modified).
     X, y
-        This client's data (``X`` includes the intercept column).
+        This client's data (``X`` includes the intercept column; ``y`` is 1-D).
     model
         The loss and gradient to use.
     lr
         Client learning rate (positive).
     local_epochs
-        Number of passes over the local data (``E``).
+        Number of passes over the local data (``E``), an integer ``>= 1``.
     batch_size
-        Minibatch size ``B``; ``None`` means full-batch gradient descent.
+        Minibatch size ``B`` (an integer ``>= 1``); ``None`` means full-batch
+        gradient descent.
     rng
-        Shuffles the data each epoch; required when ``batch_size`` is set.
+        Shuffles the data each epoch; required when ``batch_size`` is set. A
+        ``numpy.random.Generator``, or any object with a ``permutation(n)`` method
+        (a test can replay given orders).
     mu
         FedProx proximal coefficient; ``0`` gives FedAvg.
     l2
         L2 penalty passed to the model's gradient.
     max_steps
         Stop after this many steps (a straggler that runs out of time).
+    client
+        The client's id, used in error messages.
 
     Returns
     -------
     theta, num_steps
         The locally trained parameters and the number of SGD steps taken.
+
+    Raises
+    ------
+    ValueError
+        If the data or ``theta`` are malformed (NaN/Inf, no rows, ``y`` of the wrong
+        length or shape, labels that do not suit the model, ``theta`` of the wrong
+        shape; the message names ``client``), or a setting is out of range.
+    InputTypeError
+        If a setting has the wrong type (``local_epochs=1.5``, ``lr=None``,
+        ``batch_size=True``, ...), naming the parameter.
     """
-    check_positive(lr, name="lr")
-    if local_epochs < 1:
-        raise ValueError(f"local_epochs must be at least 1, got {local_epochs}")
-    if not np.isfinite(mu) or mu < 0:
-        raise ValueError(f"mu (the FedProx proximal coefficient) must be >= 0, got {mu!r}")
-    theta_global = np.asarray(theta, dtype=np.float64)
-    w = theta_global.copy()
-    n = X.shape[0]
-    if batch_size is not None and batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size}")
-    if batch_size is not None and rng is None:
+    m = _check_model(model)
+    X_, y_ = check_xy(X, y, client=client if client is not None else "data")
+    theta_ = _check_theta(theta, X_, m, client)
+    check_labels(m, y_, theta_, client=client if client is not None else "data")
+    lr_, epochs, batch, gen, mu_, l2_, steps = _check_settings(
+        lr=lr, local_epochs=local_epochs, batch_size=batch_size, rng=rng, mu=mu, l2=l2,
+        max_steps=max_steps,
+    )
+    if batch is not None and gen is None:
         raise ValueError("rng is required to shuffle minibatches when batch_size is set")
-    steps = 0
-    for _ in range(local_epochs):
-        if batch_size is None:
-            batches = [np.arange(n)]
-        else:
-            assert rng is not None
-            order = rng.permutation(n)
-            batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
-        for idx in batches:
-            if max_steps is not None and steps >= max_steps:
-                return w, steps
-            g = model.grad(w, X[idx], y[idx], l2=l2)
-            if mu:
-                g = g + mu * (w - theta_global)
-            w = w - lr * g
-            steps += 1
-    return w, steps
+    return _sgd(
+        theta_, X_, y_, model=m, lr=lr_, local_epochs=epochs, batch_size=batch, rng=gen,
+        mu=mu_, l2=l2_, max_steps=steps,
+    )
 
 
 class FedAvg:
@@ -154,10 +299,18 @@ class FedAvg:
     server_lr
         Server learning rate applied to the averaged update (1 = model averaging).
     aggregate_fn
-        ``f(results, reference) -> Params`` over ``(update, num_examples)`` pairs;
+        ``f(results, reference) -> Params`` over the clients' ``(update,
+        num_examples)`` pairs or :class:`~fedmed_lib.aggregate.FitResult` objects;
         defaults to :func:`fedmed_lib.aggregate.weighted_average`.
     min_fit_clients
-        Never sample fewer clients than this.
+        Never sample fewer clients than this (an integer ``>= 1``).
+
+    Notes
+    -----
+    The book's clients send model *changes* (``theta_local - theta``) and
+    :meth:`aggregate_fit` adds ``server_lr`` times their average to the global
+    model; Flower's ``FedAvg`` averages the clients' *models*. With ``server_lr = 1``
+    and a weighted average the two give the same model.
     """
 
     def __init__(
@@ -170,34 +323,94 @@ class FedAvg:
     ) -> None:
         self.fraction_fit = check_fraction(fraction_fit, name="fraction_fit")
         self.server_lr = check_positive(server_lr, name="server_lr")
-        if min_fit_clients < 1:
-            raise ValueError(f"min_fit_clients must be at least 1, got {min_fit_clients}")
+        check_callable(aggregate_fn, name="aggregate_fn")
         self.aggregate_fn = aggregate_fn
-        self.min_fit_clients = min_fit_clients
+        self.min_fit_clients = check_int(min_fit_clients, name="min_fit_clients", minimum=1)
 
     def configure_fit(
         self, server_round: int, num_clients: int, rng: np.random.Generator
     ) -> list[int]:
         """Sample the clients that train in this round (sorted indices)."""
-        m = max(self.min_fit_clients, int(round(self.fraction_fit * num_clients)))
-        m = min(m, num_clients)
-        if m == num_clients:
-            return list(range(num_clients))
-        return sorted(int(i) for i in rng.choice(num_clients, size=m, replace=False))
+        check_int(server_round, name="server_round", minimum=1)
+        n = check_int(num_clients, name="num_clients", minimum=1)
+        gen = check_rng(rng)
+        m = max(self.min_fit_clients, int(round(self.fraction_fit * n)))
+        m = min(m, n)
+        if m == n:
+            return list(range(n))
+        return sorted(int(i) for i in gen.choice(n, size=m, replace=False))
 
     def aggregate_fit(
         self,
         server_round: int,
-        results: Sequence[tuple[Sequence[np.ndarray], int]],
+        results: Results,
         current: Sequence[np.ndarray],
-    ) -> Params:
-        """Return the new global model from the clients' updates (model deltas).
+    ) -> tuple[Params, Metrics]:
+        """Return the new global model and the round's metrics, as Flower does.
 
-        The global model ``current`` is never modified: on bad input a
-        ``ValueError`` is raised and the caller keeps ``current``.
+        The clients' results are model *changes* (deltas): the new model is
+        ``current + server_lr * aggregate_fn(results)`` (Flower's ``FedAvg`` averages
+        the models themselves; see the class notes). The metrics are
+        ``{"num_updates": len(results)}`` plus what the aggregation rule reports in
+        :class:`~fedmed_lib.aggregate.AggregatedParams` (e.g. the clients dropped by
+        :func:`~fedmed_lib.robust.drop_malformed` or selected by
+        :func:`~fedmed_lib.robust.krum`).
+
+        The global model ``current`` is never modified (neither its values nor the
+        list or arrays themselves): on bad input a ``ValueError`` names the client or
+        the problem and the caller keeps ``current``. A new model that is not finite
+        (the server step overflowed) is refused the same way.
         """
-        delta = self.aggregate_fn(results, reference=current)
-        return add(current, delta, self.server_lr)
+        check_int(server_round, name="server_round", minimum=1)
+        reference = check_params(current, name="current")
+        delta = self.aggregate_fn(results, reference=reference)
+        metrics: Metrics = {"num_updates": len(results), **rule_metrics(delta)}
+        return server_step(reference, delta, self.server_lr), metrics
+
+
+def server_step(
+    current: Sequence[np.ndarray], delta: Sequence[np.ndarray], server_lr: float
+) -> Params:
+    """Return ``current + server_lr * delta``, refusing a malformed or non-finite result.
+
+    Introduced in :ref:`ch-fedavg`.
+
+    Raises
+    ------
+    ValueError
+        If ``delta`` (what the aggregation rule returned) does not match the shapes of
+        ``current`` or holds NaN/Inf, or the new model is not finite (it overflowed).
+    """
+    if delta is None or isinstance(delta, str | bytes | np.ndarray) or not isinstance(
+        delta, Sequence
+    ):
+        raise InputTypeError(
+            f"the aggregation rule must return a list of arrays, got {_describe(delta)}"
+        )
+    if len(delta) != len(current):
+        raise ValueError(
+            f"the aggregation rule returned {len(delta)} arrays, the global model has "
+            f"{len(current)}"
+        )
+    checked = []
+    for i, (d, c) in enumerate(zip(delta, current, strict=True)):
+        a = check_real_array(d, name=f"the aggregated update's array {i}")
+        checked.append(a)
+        if a.shape != np.shape(c):
+            raise ValueError(
+                f"the aggregated update's array {i} has shape {a.shape}, the global model's "
+                f"has {np.shape(c)}"
+            )
+    with np.errstate(over="ignore", invalid="ignore"):
+        new = add_checked(current, checked, check_number(server_lr, name="server_lr"))
+    for i, a in enumerate(new):
+        if not np.all(np.isfinite(a)):
+            raise ValueError(
+                f"the new global model is not finite (array {i} overflowed to Inf or NaN "
+                "in the server step current + server_lr * update); the global model is "
+                "unchanged"
+            )
+    return new
 
 
 ClientFn = Callable[[int, Params, int, np.random.Generator], tuple[Params, int]]
@@ -222,28 +435,43 @@ def numpy_client_fn(
     Parameters
     ----------
     clients
-        One ``(X, y)`` data set per client (validated once, here).
+        One ``(X, y)`` data set per client (validated once, here, including the labels
+        for the model: :func:`check_clients`).
     model, lr, local_epochs, batch_size, mu, l2
-        As in :func:`local_sgd`.
+        As in :func:`local_sgd` (checked here).
 
     Returns
     -------
     ClientFn
         The client training function for :func:`fedmed_lib.simulation.run_simulation`;
-        it raises ``ValueError`` for an unknown client id.
+        it raises ``ValueError`` for an unknown client id, and for received params
+        that are not ``[theta]`` of the right shape and finite (naming the client).
     """
-    data = check_clients(clients)
+    m = _check_model(model)
+    data = check_clients(clients, model=m)
+    lr_, epochs, batch, _, mu_, l2_, _ = _check_settings(
+        lr=lr, local_epochs=local_epochs, batch_size=batch_size, rng=None, mu=mu, l2=l2,
+    )
 
     def fit(
         cid: int, params: Params, server_round: int, rng: np.random.Generator
     ) -> tuple[Params, int]:
-        if not 0 <= cid < len(data):
-            raise ValueError(f"{client_label(cid)} does not exist: clients are 0..{len(data) - 1}")
-        X, y = data[cid]
-        theta = params[0]
-        new, _ = local_sgd(
-            theta, X, y, model=model, lr=lr, local_epochs=local_epochs,
-            batch_size=batch_size, rng=rng, mu=mu, l2=l2,
+        k = check_client_index(cid, len(data))
+        who = client_label(k)
+        check_int(server_round, name=f"{who}: server_round", minimum=0)
+        gen = check_rng(rng, name=f"{who}: rng")
+        received = check_params(params, name=f"{who}: params")
+        if len(received) != 1:
+            raise ValueError(
+                f"{who}: a numpy model has one parameter array [theta], got {len(received)}"
+            )
+        X, y = data[k]
+        theta = _check_theta(received[0], X, m, k)
+        if m.name == "softmax":
+            check_labels(m, y, theta, client=k)
+        new, _ = _sgd(
+            theta, X, y, model=m, lr=lr_, local_epochs=epochs, batch_size=batch, rng=gen,
+            mu=mu_, l2=l2_, max_steps=None,
         )
         return [new - theta], X.shape[0]
 
@@ -286,15 +514,20 @@ def fedsgd_round(
     Raises
     ------
     ValueError
-        If ``theta`` contains NaN/Inf, ``lr`` is not positive, or a client's data is
-        malformed (the message names the client).
+        If ``theta`` contains NaN/Inf or has the wrong shape, ``lr`` is not positive,
+        or a client's data is malformed (the message names the client).
     """
-    data = check_clients(clients)
-    theta = check_params([theta], name="theta")[0]
-    check_positive(lr, name="lr")
-    results = [([model.grad(theta, X, y)], X.shape[0]) for X, y in data]
+    m = _check_model(model)
+    data = check_clients(clients, model=m)
+    theta = _check_theta(theta, data[0][0], m, None)
+    if m.name == "softmax":
+        for k, (_, y) in enumerate(data):
+            check_labels(m, y, theta, client=k)
+    lr_ = check_positive(lr, name="lr")
+    check_callable(aggregate_fn, name="aggregate_fn")
+    results = [([m.grad(theta, X, y)], X.shape[0]) for X, y in data]
     g = aggregate_fn(results, reference=[theta])[0]
-    return np.asarray(theta - lr * g)
+    return np.asarray(theta - lr_ * g)
 
 
 def fedavg_round(
@@ -317,13 +550,27 @@ def fedavg_round(
     -------
     numpy.ndarray
         The new global model ``sum_k (n_k/n) theta_k``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`local_sgd` (the message names the client).
     """
-    data = check_clients(clients)
-    theta = np.asarray(theta, dtype=np.float64)
+    m = _check_model(model)
+    data = check_clients(clients, model=m)
+    theta = _check_theta(theta, data[0][0], m, None)
+    if m.name == "softmax":
+        for k, (_, y) in enumerate(data):
+            check_labels(m, y, theta, client=k)
+    lr_, epochs, batch, gen, mu_, _, _ = _check_settings(
+        lr=lr, local_epochs=local_epochs, batch_size=batch_size, rng=rng, mu=mu, l2=0.0,
+    )
+    if batch is not None and gen is None:
+        raise ValueError("rng is required to shuffle minibatches when batch_size is set")
     results = []
     for X, y in data:
-        new, _ = local_sgd(theta, X, y, model=model, lr=lr, local_epochs=local_epochs,
-                           batch_size=batch_size, rng=rng, mu=mu)
+        new, _ = _sgd(theta, X, y, model=m, lr=lr_, local_epochs=epochs, batch_size=batch,
+                      rng=gen, mu=mu_, l2=0.0, max_steps=None)
         results.append(([new], X.shape[0]))
     return weighted_average(results, reference=[theta])[0]
 

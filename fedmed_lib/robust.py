@@ -16,10 +16,15 @@ holds the defences of :ref:`ch-robust`:
   defence against boosted backdoor updates discussed by Bagdasaryan et al., 2020).
 
 Every rule has the signature of :func:`fedmed_lib.aggregate.weighted_average`,
-``f(results, reference=None) -> Params``; bind extra arguments with
-:func:`functools.partial` to use one as ``FedAvg(aggregate_fn=...)``. The rules are
-unweighted: ``num_examples`` is self-reported, and a malicious hospital could
-claim any number.
+``f(results, reference=None) -> Params``, and accepts plain ``(update,
+num_examples)`` pairs or :class:`~fedmed_lib.aggregate.FitResult` objects; bind extra
+arguments with :func:`functools.partial` to use one as ``FedAvg(aggregate_fn=...)``.
+The rules are unweighted: ``num_examples`` is self-reported, and a malicious
+hospital could claim any number. Rules with something to report return
+:class:`~fedmed_lib.aggregate.AggregatedParams` whose ``metrics`` say which clients
+were dropped (``num_dropped``, ``dropped_clients``, ``dropped_reasons``), selected
+(``krum_selected``) or clipped (``num_clipped``, ``clipped_clients``), by their ids;
+``FedAvg.aggregate_fit`` returns these metrics with the new model.
 """
 
 from __future__ import annotations
@@ -27,18 +32,42 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
-from fedmed_lib._validate import Params, check_num_examples, check_update, client_label
-from fedmed_lib.aggregate import flatten, unflatten, validate_results
-from fedmed_lib.privacy.dp import clip_update
+from fedmed_lib._validate import (
+    InputTypeError,
+    Params,
+    _describe,
+    check_int,
+    check_num_examples,
+    check_number,
+    check_params,
+    check_real_array,
+    check_update,
+    client_label,
+)
+from fedmed_lib.aggregate import (
+    AggregatedParams,
+    FitResult,
+    Results,
+    _unpack,
+    check_results_list,
+    flatten,
+    mean_over_clients,
+    median_over_clients,
+    pow2_scale,
+    rule_metrics,
+    unflatten,
+    validate_results,
+)
+from fedmed_lib.privacy.dp import _check_clipping_norm, clip_checked
 
-Results = Sequence[tuple[Sequence[np.ndarray], int]]
 AggregateFn = Callable[..., Params]
 
 
 def validate_updates(
     results: Results, reference: Sequence[np.ndarray] | None = None
-) -> tuple[list[tuple[Params, int]], dict[int, str]]:
+) -> tuple[list[FitResult], dict[int | str, str]]:
     """Split results into well-formed ones and rejected ones, with a reason per client.
 
     Introduced in :ref:`ch-robust`.
@@ -46,7 +75,8 @@ def validate_updates(
     Parameters
     ----------
     results
-        One ``(update, num_examples)`` pair per client, in client order.
+        One ``(update, num_examples)`` pair (named by its position) or
+        :class:`~fedmed_lib.aggregate.FitResult` (named by its ``cid``) per client.
     reference
         Arrays with the expected shapes (the global model). Required: without it a
         malformed first update would become the reference.
@@ -54,47 +84,76 @@ def validate_updates(
     Returns
     -------
     accepted, rejected
-        The accepted ``(update, num_examples)`` pairs (as float arrays, in client
-        order) and ``{client index: reason}`` for every rejected client.
+        The accepted results (as FitResults of float arrays, in the order received;
+        each unpacks like an ``(update, num_examples)`` pair) and ``{client id:
+        reason}`` for every rejected client.
 
     Raises
     ------
     ValueError
-        If ``results`` is empty or ``reference`` is missing.
+        If ``results`` is empty or not a list, or ``reference`` is missing or malformed.
     """
-    if len(results) == 0:
-        raise ValueError("no results to aggregate: the list of client results is empty")
+    check_results_list(results)
     if reference is None:
         raise ValueError("validate_updates needs the global model as reference")
-    accepted: list[tuple[Params, int]] = []
-    rejected: dict[int, str] = {}
+    ref = check_params(reference, name="reference")
+    accepted: list[FitResult] = []
+    rejected: dict[int | str, str] = {}
     for k, item in enumerate(results):
-        try:
-            if not isinstance(item, tuple | list) or len(item) != 2:
-                raise ValueError(f"{client_label(k)}: expected an (update, num_examples) pair")
-            update = check_update(item[0], reference, client=k)
-            n = check_num_examples(item[1], client=k)
-        except ValueError as err:
-            rejected[k] = str(err)
+        if not isinstance(item, FitResult) and not (
+            isinstance(item, tuple | list) and len(item) == 2
+        ):
+            rejected[k] = (
+                f"{client_label(k)}: expected an (update, num_examples) pair or a FitResult, "
+                f"got {_describe(item)}"
+            )
             continue
-        accepted.append((update, n))
+        cid, update, n = _unpack(item, k)
+        if cid in rejected or any(r.cid == cid for r in accepted):
+            rejected[f"{cid} (again)"] = f"{client_label(cid)} sent two results in the same round"
+            continue
+        try:
+            checked = check_update(update, ref, client=cid)  # type: ignore[arg-type]
+            num = check_num_examples(n, client=cid)
+        except ValueError as err:
+            rejected[cid] = str(err)
+            continue
+        accepted.append(FitResult(cid, checked, num))
     return accepted, rejected
 
 
 def drop_malformed(aggregate_fn: AggregateFn) -> AggregateFn:
     """Wrap an aggregation rule so that malformed updates are dropped, not fatal.
 
-    The wrapped rule sees only the updates accepted by :func:`validate_updates`.
-    If every update is malformed it raises a ``ValueError`` listing the reasons,
-    and the caller keeps the global model. Introduced in :ref:`ch-robust`.
+    The wrapped rule sees only the updates accepted by :func:`validate_updates`
+    (as FitResults carrying the clients' ids). The result is an
+    :class:`~fedmed_lib.aggregate.AggregatedParams` whose ``metrics`` record
+    ``num_dropped``, ``dropped_clients`` (ids) and ``dropped_reasons`` (id -> reason),
+    merged with the wrapped rule's own metrics. If every update is malformed it
+    raises a ``ValueError`` listing the reasons, and the caller keeps the global
+    model. Introduced in :ref:`ch-robust`.
+
+    Raises
+    ------
+    InputTypeError
+        If ``aggregate_fn`` is not callable.
     """
+    if not callable(aggregate_fn):
+        raise InputTypeError(f"aggregate_fn must be a function, got {_describe(aggregate_fn)}")
 
     def aggregate(results: Results, reference: Sequence[np.ndarray] | None = None) -> Params:
         accepted, rejected = validate_updates(results, reference)
         if not accepted:
             reasons = "; ".join(rejected.values())
             raise ValueError(f"every update was rejected: {reasons}")
-        return aggregate_fn(accepted, reference=reference)
+        out = aggregate_fn(accepted, reference=reference)
+        metrics = {
+            **rule_metrics(out),
+            "num_dropped": len(rejected),
+            "dropped_clients": list(rejected),
+            "dropped_reasons": dict(rejected),
+        }
+        return AggregatedParams(out, metrics)
 
     aggregate.__name__ = f"drop_malformed({getattr(aggregate_fn, '__name__', 'aggregate')})"
     return aggregate
@@ -102,10 +161,10 @@ def drop_malformed(aggregate_fn: AggregateFn) -> AggregateFn:
 
 def _stack(
     results: Results, reference: Sequence[np.ndarray] | None
-) -> tuple[np.ndarray, list[np.ndarray]]:
+) -> tuple[NDArray[np.float64], list[np.ndarray], list[int | str]]:
     checked = validate_results(results, reference)
-    like = checked[0][0]
-    return np.stack([flatten(update) for update, _ in checked]), like
+    like = list(checked[0].params)
+    return np.stack([flatten(r.params) for r in checked]), like, [r.cid for r in checked]
 
 
 def coordinate_median(results: Results, reference: Sequence[np.ndarray] | None = None) -> Params:
@@ -113,7 +172,9 @@ def coordinate_median(results: Results, reference: Sequence[np.ndarray] | None =
 
     Each parameter is the median, over clients, of that parameter. It tolerates
     any minority of arbitrary updates: fewer than half of the clients can move no
-    coordinate outside the range of the honest values. Introduced in :ref:`ch-robust`.
+    coordinate outside the range of the honest values. Scaled per coordinate by a
+    power of two, so two values of ``1e308`` have median ``1e308``, not ``inf``.
+    Introduced in :ref:`ch-robust`.
 
     Examples
     --------
@@ -123,8 +184,15 @@ def coordinate_median(results: Results, reference: Sequence[np.ndarray] | None =
     >>> coordinate_median(rs)[0]
     array([ 2., 10.])
     """
-    stacked, like = _stack(results, reference)
-    return unflatten(np.median(stacked, axis=0), like)
+    stacked, like, _ = _stack(results, reference)
+    return unflatten(median_over_clients(stacked), like)
+
+
+def _check_beta(beta: object) -> float:
+    b = check_number(beta, name="beta")
+    if not 0 <= b < 0.5:
+        raise ValueError(f"beta must lie in [0, 0.5), got {beta!r}")
+    return b
 
 
 def trimmed_mean(
@@ -133,45 +201,86 @@ def trimmed_mean(
     """Coordinate-wise trimmed mean (Yin et al., 2018).
 
     For each parameter, drop the ``k = floor(beta * m)`` largest and the ``k``
-    smallest of the ``m`` client values and average the rest. It tolerates at most
-    ``k`` arbitrary updates. Introduced in :ref:`ch-robust`.
+    smallest of the ``m`` client values and average the rest (scaled per
+    coordinate, so it cannot overflow). It tolerates at most ``k`` arbitrary
+    updates. Introduced in :ref:`ch-robust`.
 
     Raises
     ------
     ValueError
-        If ``beta`` is not in ``[0, 0.5)`` or trimming would leave no value.
+        If ``beta`` is not a number in ``[0, 0.5)`` or trimming would leave no value.
     """
-    if not np.isfinite(beta) or not 0 <= beta < 0.5:
+    if isinstance(beta, float) and np.isnan(beta):
         raise ValueError(f"beta must lie in [0, 0.5), got {beta!r}")
-    stacked, like = _stack(results, reference)
+    b = _check_beta(beta)
+    stacked, like, _ = _stack(results, reference)
     m = stacked.shape[0]
-    k = int(np.floor(beta * m))
+    k = int(np.floor(b * m))
     if m - 2 * k < 1:
         raise ValueError(f"trimming {k} values from each side of {m} clients leaves none")
     kept = np.sort(stacked, axis=0)[k : m - k]
-    return unflatten(kept.mean(axis=0), like)
+    return unflatten(mean_over_clients(kept), like)
 
 
-def krum_scores(vectors: np.ndarray, num_malicious: int) -> np.ndarray:
+def _check_num_malicious(num_malicious: object, m: int) -> int:
+    f = check_int(num_malicious, name="num_malicious")
+    if f < 0:
+        raise ValueError(f"num_malicious must be non-negative, got {f}")
+    if 2 * f + 2 >= m:
+        raise ValueError(
+            f"Krum needs 2f + 2 < n: with f = {f} malicious clients it needs "
+            f"at least {2 * f + 3} clients, got {m}"
+        )
+    return f
+
+
+def _scaled_sq_distances(vectors: np.ndarray) -> tuple[NDArray[np.float64], float]:
+    """Squared distances between rows, from explicit differences, in units of ``unit**2``.
+
+    The rows are halved (so no difference overflows), centred on the first row (so a
+    large shared offset costs no precision) and divided by a power of two ``>=`` the
+    largest centred entry; then each distance is a sum of squared differences of
+    numbers in (-4, 4). Returns ``(d, unit)`` with true distance ``d * unit**2``.
+    """
+    half = vectors * 0.5
+    centred = half - half[0]
+    scale = float(pow2_scale(centred, axis=None)) if centred.size else 1.0
+    z = centred / scale
+    m = z.shape[0]
+    dist = np.empty((m, m))
+    for i in range(m):
+        diff = z - z[i]
+        dist[i] = np.einsum("ij,ij->i", diff, diff)
+    return dist, 2.0 * scale
+
+
+def _krum_scaled_scores(vectors: np.ndarray, f: int) -> tuple[NDArray[np.float64], float]:
+    m = vectors.shape[0]
+    dist, unit = _scaled_sq_distances(vectors)
+    np.fill_diagonal(dist, np.inf)
+    nearest = np.sort(dist, axis=1)[:, : m - f - 2]
+    return np.asarray(nearest.sum(axis=1)), unit
+
+
+def krum_scores(vectors: np.ndarray, num_malicious: int) -> NDArray[np.float64]:
     """Krum score of each row: the sum of squared distances to its ``m - f - 2`` nearest rows.
 
-    Introduced in :ref:`ch-robust`.
+    The distances come from explicit differences of the rows (centred and scaled by a
+    power of two), not from ``|a|^2 + |b|^2 - 2 a.b``, which loses every digit when the
+    updates share a large offset. A score is ``inf`` only if it exceeds the largest
+    float. Introduced in :ref:`ch-robust`.
+
+    Raises
+    ------
+    ValueError
+        If ``vectors`` is not a finite 2-D array, ``num_malicious`` is not an integer
+        ``>= 0``, or ``2 * num_malicious + 2 >= m``.
     """
-    m = vectors.shape[0]
-    if isinstance(num_malicious, bool) or not isinstance(num_malicious, int | np.integer):
-        raise ValueError(f"num_malicious must be an integer, got {num_malicious!r}")
-    if num_malicious < 0:
-        raise ValueError(f"num_malicious must be non-negative, got {num_malicious}")
-    if 2 * num_malicious + 2 >= m:
-        raise ValueError(
-            f"Krum needs 2f + 2 < n: with f = {num_malicious} malicious clients it needs "
-            f"at least {2 * num_malicious + 3} clients, got {m}"
-        )
-    sq = np.sum(vectors**2, axis=1)
-    dist = np.maximum(sq[:, None] + sq[None, :] - 2.0 * vectors @ vectors.T, 0.0)
-    np.fill_diagonal(dist, np.inf)
-    nearest = np.sort(dist, axis=1)[:, : m - num_malicious - 2]
-    return np.asarray(nearest.sum(axis=1))
+    v = check_real_array(vectors, name="vectors", ndim=2)
+    f = _check_num_malicious(num_malicious, v.shape[0])
+    scores, unit = _krum_scaled_scores(v, f)
+    with np.errstate(over="ignore"):
+        return np.asarray(scores * unit * unit)
 
 
 def krum(
@@ -186,21 +295,29 @@ def krum(
     Scores every update by the sum of squared distances to its ``n - f - 2``
     nearest other updates and returns the best one (``num_selected = 1``) or the
     average of the ``num_selected`` best (Multi-Krum). Requires ``2f + 2 < n``.
-    Ties go to the lowest client index. Introduced in :ref:`ch-robust`.
+    Ties go to the first client in ``results``. The result's ``metrics`` list the
+    ids of the selected clients, best first, as ``krum_selected``. Introduced in
+    :ref:`ch-robust`.
 
     Raises
     ------
     ValueError
-        If ``2 * num_malicious + 2 >= n``, ``num_malicious`` is negative, or
-        ``num_selected`` is not between 1 and ``n``.
+        If ``2 * num_malicious + 2 >= n``, ``num_malicious`` is negative or not an
+        integer, or ``num_selected`` is not an integer between 1 and ``n``.
     """
-    stacked, like = _stack(results, reference)
+    stacked, like, cids = _stack(results, reference)
     m = stacked.shape[0]
-    if not 1 <= num_selected <= m:
-        raise ValueError(f"num_selected must lie between 1 and {m}, got {num_selected}")
-    scores = krum_scores(stacked, num_malicious)
-    best = np.argsort(scores, kind="stable")[:num_selected]
-    return unflatten(stacked[best].mean(axis=0), like)
+    f = _check_num_malicious(num_malicious, m)
+    k = check_int(num_selected, name="num_selected")
+    if not 1 <= k <= m:
+        raise ValueError(f"num_selected must lie between 1 and {m}, got {k}")
+    scores, _ = _krum_scaled_scores(stacked, f)
+    best = np.argsort(scores, kind="stable")[:k]
+    chosen = stacked[best]
+    mean = chosen[0].copy() if k == 1 else mean_over_clients(chosen)
+    return AggregatedParams(
+        unflatten(mean, like), {"krum_selected": [cids[int(i)] for i in best]}
+    )
 
 
 def norm_clipped_mean(
@@ -209,8 +326,19 @@ def norm_clipped_mean(
     """Clip every update to L2 norm ``clipping_norm``, then take the plain mean.
 
     Bounds how far any one hospital can move the model (by ``clipping_norm / m``)
-    without discarding anyone. Introduced in :ref:`ch-robust`.
+    without discarding anyone. The result's ``metrics`` record ``num_clipped`` and
+    ``clipped_clients`` (the ids of the clients whose update was scaled down).
+    Introduced in :ref:`ch-robust`.
     """
+    c = _check_clipping_norm(clipping_norm)
     checked = validate_results(results, reference)
-    clipped = [flatten(clip_update(update, clipping_norm)) for update, _ in checked]
-    return unflatten(np.mean(clipped, axis=0), checked[0][0])
+    clipped, flags = [], []
+    for r in checked:
+        update, was_clipped = clip_checked(list(r.params), c)
+        clipped.append(flatten(update))
+        flags.append(was_clipped)
+    who = [r.cid for r, c in zip(checked, flags, strict=True) if c]
+    return AggregatedParams(
+        unflatten(mean_over_clients(np.stack(clipped)), list(checked[0].params)),
+        {"num_clipped": len(who), "clipped_clients": who},
+    )

@@ -28,9 +28,30 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fedmed_lib._validate import Params, check_params, check_positive
-from fedmed_lib.aggregate import add, weighted_average
-from fedmed_lib.algorithms import ClientFn, FedAvg, check_clients, local_sgd
+from fedmed_lib._validate import (
+    Params,
+    check_client_index,
+    check_fraction,
+    check_int,
+    check_params,
+    check_positive,
+    check_real_array,
+    check_rng,
+    check_xy,
+    client_label,
+)
+from fedmed_lib.aggregate import Metrics, Results, weighted_average
+from fedmed_lib.algorithms import (
+    ClientFn,
+    FedAvg,
+    _check_model,
+    _check_settings,
+    _check_theta,
+    _sgd,
+    check_clients,
+    check_labels,
+    server_step,
+)
 from fedmed_lib.models import Array, Model
 
 
@@ -52,7 +73,7 @@ def scaffold_initial_params(theta: np.ndarray) -> Params:
     Raises
     ------
     ValueError
-        If ``theta`` is empty or contains NaN/Inf.
+        If ``theta`` is empty, not a real array, or contains NaN/Inf.
     """
     (t,) = check_params([theta], name="theta")
     if t.size == 0:
@@ -66,22 +87,51 @@ def corrected_model(model: Model, correction: np.ndarray) -> Model:
     Every local step of SCAFFOLD is a plain SGD step on this corrected
     gradient, so :func:`fedmed_lib.algorithms.local_sgd` does the loop.
     Introduced in :ref:`ch-non-iid`.
+
+    Raises
+    ------
+    ValueError
+        If ``correction`` is not a finite real array.
     """
-    shift = np.asarray(correction, dtype=np.float64)
+    m = _check_model(model)
+    shift = check_real_array(correction, name="correction")
 
     def grad(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> Array:
-        return np.asarray(model.grad(theta, X, y, l2=l2) + shift)
+        return np.asarray(m.grad(theta, X, y, l2=l2) + shift)
 
-    return Model(model.name, model.loss, grad, model.predict)
+    return Model(m.name, m.loss, grad, m.predict)
 
 
-def _check_variate(value: np.ndarray, theta: np.ndarray, *, name: str) -> Array:
-    a = np.asarray(value, dtype=np.float64)
+def _check_variate(value: object, theta: np.ndarray, *, name: str) -> Array:
+    a = check_real_array(value, name=name)
     if a.shape != theta.shape:
         raise ValueError(f"{name} has shape {a.shape}, the model has shape {theta.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} contains NaN or Inf")
     return a
+
+
+def _scaffold_step(
+    theta: Array,
+    c: Array,
+    c_k: Array,
+    X: Array,
+    y: Array,
+    *,
+    model: Model,
+    lr: float,
+    local_epochs: int,
+    batch_size: int | None,
+    rng: np.random.Generator | None,
+    max_steps: int | None,
+    who: str,
+) -> tuple[Array, Array, int]:
+    local, steps = _sgd(
+        theta, X, y, model=corrected_model(model, c - c_k), lr=lr, local_epochs=local_epochs,
+        batch_size=batch_size, rng=rng, mu=0.0, l2=0.0, max_steps=max_steps,
+    )
+    if steps == 0:
+        raise ValueError(f"{who}the client took no local step (max_steps=0): nothing to send")
+    c_k_new = c_k - c + (theta - local) / (steps * lr)
+    return local, c_k_new, steps
 
 
 def scaffold_local(
@@ -122,21 +172,26 @@ def scaffold_local(
     Raises
     ------
     ValueError
-        If the control variates do not have the shape of ``theta`` or contain
-        NaN/Inf, or if the client takes no step.
+        If the data, ``theta`` or the control variates are malformed (shapes, NaN/Inf,
+        labels that do not suit the model), a setting is out of range, or the client
+        takes no step.
     """
-    theta = np.asarray(theta, dtype=np.float64)
-    c_arr = _check_variate(c, theta, name="server control variate c")
-    c_k_arr = _check_variate(c_k, theta, name="client control variate c_k")
-    check_positive(lr, name="lr")
-    local, steps = local_sgd(
-        theta, X, y, model=corrected_model(model, c_arr - c_k_arr), lr=lr,
-        local_epochs=local_epochs, batch_size=batch_size, rng=rng, max_steps=max_steps,
+    m = _check_model(model)
+    X_, y_ = check_xy(X, y)
+    t = _check_theta(theta, X_, m, None)
+    check_labels(m, y_, t)
+    c_arr = _check_variate(c, t, name="server control variate c")
+    c_k_arr = _check_variate(c_k, t, name="client control variate c_k")
+    lr_, epochs, batch, gen, _, _, steps = _check_settings(
+        lr=lr, local_epochs=local_epochs, batch_size=batch_size, rng=rng, mu=0.0, l2=0.0,
+        max_steps=max_steps,
     )
-    if steps == 0:
-        raise ValueError("the client took no local step (max_steps=0): nothing to send")
-    c_k_new = c_k_arr - c_arr + (theta - local) / (steps * lr)
-    return local, c_k_new, steps
+    if batch is not None and gen is None:
+        raise ValueError("rng is required to shuffle minibatches when batch_size is set")
+    return _scaffold_step(
+        t, c_arr, c_k_arr, X_, y_, model=m, lr=lr_, local_epochs=epochs, batch_size=batch,
+        rng=gen, max_steps=steps, who="",
+    )
 
 
 def scaffold_client_fn(
@@ -158,29 +213,41 @@ def scaffold_client_fn(
     Raises
     ------
     ValueError
-        If the client data are malformed (naming the client), or the received
-        state is not a ``[theta, c]`` pair of equal shapes.
+        If the client data are malformed (naming the client), a setting is out of
+        range, or the received state is not a ``[theta, c]`` pair of equal shapes
+        (naming the client), or the client id is unknown.
     """
-    data = check_clients(clients)
-    check_positive(lr, name="lr")
+    m = _check_model(model)
+    data = check_clients(clients, model=m)
+    lr_, epochs, batch, _, _, _, _ = _check_settings(
+        lr=lr, local_epochs=local_epochs, batch_size=batch_size, rng=None, mu=0.0, l2=0.0,
+    )
     variates: dict[int, Array] = {}
 
     def fit(
         cid: int, params: Params, server_round: int, rng: np.random.Generator
     ) -> tuple[Params, int]:
-        if len(params) != 2:
+        k = check_client_index(cid, len(data))
+        who = client_label(k)
+        check_int(server_round, name=f"{who}: server_round", minimum=0)
+        gen = check_rng(rng, name=f"{who}: rng")
+        state = check_params(params, name=f"{who}: params")
+        if len(state) != 2:
             raise ValueError(
-                f"SCAFFOLD expects the global state [theta, c], got {len(params)} arrays; "
-                "start from scaffold_initial_params(theta)"
+                f"{who}: SCAFFOLD expects the global state [theta, c], got {len(state)} "
+                "arrays; start from scaffold_initial_params(theta)"
             )
-        theta, c = np.asarray(params[0], float), np.asarray(params[1], float)
-        X, y = data[cid]
-        c_k = variates.get(cid, np.zeros_like(theta))
-        local, c_k_new, _ = scaffold_local(
-            theta, c, c_k, X, y, model=model, lr=lr, local_epochs=local_epochs,
-            batch_size=batch_size, rng=rng,
+        X, y = data[k]
+        theta = _check_theta(state[0], X, m, k)
+        c = _check_variate(state[1], theta, name=f"{who}: server control variate c")
+        if m.name == "softmax":
+            check_labels(m, y, theta, client=k)
+        c_k = variates.get(k, np.zeros_like(theta))
+        local, c_k_new, _ = _scaffold_step(
+            theta, c, c_k, X, y, model=m, lr=lr_, local_epochs=epochs, batch_size=batch,
+            rng=gen, max_steps=None, who=f"{who}: ",
         )
-        variates[cid] = c_k_new
+        variates[k] = c_k_new
         return [local - theta, c_k_new - c_k], X.shape[0]
 
     return fit
@@ -195,6 +262,8 @@ class Scaffold(FedAvg):
     ``c <- c + (|S|/N) * sum_k (n_k/n_S) delta_c_k``,
 
     where ``S`` is the set of sampled clients and ``N`` the number of clients.
+    Like :class:`~fedmed_lib.algorithms.FedAvg` it averages model *changes* (Flower
+    averages models) and :meth:`aggregate_fit` returns ``(parameters, metrics)``.
     Introduced in :ref:`ch-non-iid`.
 
     Parameters
@@ -207,7 +276,9 @@ class Scaffold(FedAvg):
         self, *, fraction_fit: float = 1.0, server_lr: float = 1.0, min_fit_clients: int = 1
     ) -> None:
         super().__init__(
-            fraction_fit=fraction_fit, server_lr=server_lr, min_fit_clients=min_fit_clients
+            fraction_fit=check_fraction(fraction_fit, name="fraction_fit"),
+            server_lr=check_positive(server_lr, name="server_lr"),
+            min_fit_clients=check_int(min_fit_clients, name="min_fit_clients", minimum=1),
         )
         self.num_clients: int | None = None
 
@@ -215,31 +286,34 @@ class Scaffold(FedAvg):
         self, server_round: int, num_clients: int, rng: np.random.Generator
     ) -> list[int]:
         """Sample this round's clients and remember ``N`` for the variate update."""
-        self.num_clients = num_clients
-        return super().configure_fit(server_round, num_clients, rng)
+        chosen = super().configure_fit(server_round, num_clients, rng)
+        self.num_clients = int(num_clients)
+        return chosen
 
     def aggregate_fit(
         self,
         server_round: int,
-        results: Sequence[tuple[Sequence[np.ndarray], int]],
+        results: Results,
         current: Sequence[np.ndarray],
-    ) -> Params:
-        """Return the new state ``[theta, c]``; ``current`` is never modified.
+    ) -> tuple[Params, Metrics]:
+        """Return the new state ``[theta, c]`` and the metrics; ``current`` is never modified.
 
         Raises
         ------
         ValueError
-            If ``current`` is not a ``[theta, c]`` pair, or a client's update is
-            malformed (naming the client).
+            If ``current`` is not a ``[theta, c]`` pair, a client's update is
+            malformed (naming the client by its id), or the new state is not finite.
         """
-        if len(current) != 2 or np.shape(current[0]) != np.shape(current[1]):
+        check_int(server_round, name="server_round", minimum=1)
+        state = check_params(current, name="current")
+        if len(state) != 2 or state[0].shape != state[1].shape:
             raise ValueError(
                 "SCAFFOLD's global state must be [theta, c] with equal shapes; "
                 "start from scaffold_initial_params(theta)"
             )
-        delta_theta, delta_c = weighted_average(results, reference=current)
+        delta_theta, delta_c = weighted_average(results, reference=state)
         n_all = self.num_clients if self.num_clients is not None else len(results)
         share = min(1.0, len(results) / n_all)
-        theta = add([current[0]], [delta_theta], self.server_lr)[0]
-        c = add([current[1]], [delta_c], share)[0]
-        return [theta, c]
+        theta = server_step([state[0]], [delta_theta], self.server_lr)[0]
+        c = server_step([state[1]], [delta_c], share)[0]
+        return [theta, c], {"num_updates": len(results)}

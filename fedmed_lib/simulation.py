@@ -7,18 +7,47 @@ model, each client trains on its own data (``client_fn``), the server aggregates
 the updates (``strategy.aggregate_fit``) and evaluates. Nothing is printed:
 the History holds every number and :mod:`fedmed_lib.plotting` draws it.
 Introduced in :ref:`ch-fedavg`.
+
+Who sent what is never lost: each client's reply becomes a
+:class:`~fedmed_lib.aggregate.FitResult` carrying the client's id, so an error names
+the real client (client 7, not "the third sampled client"), and
+``aggregate_fit`` returns ``(parameters, metrics)`` as in Flower; the metrics of
+every round (updates dropped as malformed, clipped, or selected by Krum) are kept
+in :attr:`History.fit_metrics`.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from fedmed_lib._validate import Params, check_params
+from fedmed_lib._validate import (
+    InputTypeError,
+    Params,
+    _describe,
+    check_callable,
+    check_int,
+    check_params,
+    check_seed,
+    client_label,
+)
+from fedmed_lib.aggregate import FitResult, Metrics, Results
 from fedmed_lib.algorithms import ClientFn
+
+__all__ = [
+    "EvalFn",
+    "FitResult",
+    "History",
+    "StopFn",
+    "Strategy",
+    "check_strategy",
+    "checked_aggregate_fit",
+    "run_simulation",
+]
 
 
 class Strategy(Protocol):
@@ -33,11 +62,66 @@ class Strategy(Protocol):
     def aggregate_fit(
         self,
         server_round: int,
-        results: Sequence[tuple[Sequence[np.ndarray], int]],
+        results: Results,
         current: Sequence[np.ndarray],
-    ) -> Params:
-        """Return the new global parameters."""
+    ) -> tuple[Params, Metrics]:
+        """Return the new global parameters and the round's metrics."""
         ...
+
+
+def check_strategy(strategy: object) -> Any:
+    """Check that ``strategy`` has ``configure_fit`` and ``aggregate_fit`` methods.
+
+    Introduced in :ref:`ch-fedavg`.
+
+    Raises
+    ------
+    InputTypeError
+        If it has not (e.g. a class instead of an instance, or ``None``).
+    """
+    for method in ("configure_fit", "aggregate_fit"):
+        if isinstance(strategy, type) or not callable(getattr(strategy, method, None)):
+            raise InputTypeError(
+                f"strategy must be a strategy object with a {method} method (e.g. FedAvg()), "
+                f"got {_describe(strategy)}"
+            )
+    return strategy
+
+
+def checked_aggregate_fit(
+    strategy: Strategy,
+    server_round: int,
+    results: Results,
+    current: Sequence[np.ndarray],
+) -> tuple[Params, Metrics]:
+    """Call ``strategy.aggregate_fit`` and check that it kept the contract.
+
+    The contract: return ``(parameters, metrics)`` with ``parameters`` a list of
+    finite arrays of the shapes of ``current`` and ``metrics`` a dict.
+    Introduced in :ref:`ch-fedavg`.
+
+    Raises
+    ------
+    InputTypeError
+        If the strategy returns anything else (e.g. only the parameters).
+    ValueError
+        If the new parameters have other shapes than ``current`` or are not finite.
+    """
+    out = strategy.aggregate_fit(server_round, results, current)
+    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):
+        raise InputTypeError(
+            "strategy.aggregate_fit must return (parameters, metrics), as Flower's "
+            f"strategies do, got {_describe(out)}"
+        )
+    new = check_params(out[0], name="the parameters returned by aggregate_fit")
+    if len(new) != len(current) or any(
+        a.shape != np.shape(c) for a, c in zip(new, current, strict=False)
+    ):
+        raise ValueError(
+            "aggregate_fit returned parameters of shapes "
+            f"{[a.shape for a in new]}, the global model has {[np.shape(c) for c in current]}"
+        )
+    return new, dict(out[1])
 
 
 EvalFn = Callable[[Params], dict[str, float]]
@@ -66,6 +150,11 @@ class History:
     params_per_round
         The global parameters after each round (round 0 first), filled only when
         :func:`run_simulation` is called with ``keep_params=True``.
+    fit_metrics
+        One dict per round: the metrics that ``strategy.aggregate_fit`` returned
+        (``num_updates``, and, depending on the strategy, ``num_dropped`` /
+        ``dropped_clients``, ``num_clipped`` / ``clipped_clients``,
+        ``krum_selected``, ...; clients are named by their ids).
     """
 
     metrics: dict[str, list[float]] = field(default_factory=dict)
@@ -74,9 +163,24 @@ class History:
     clients_per_round: list[list[int]] = field(default_factory=list)
     bytes_up: list[int] = field(default_factory=list)
     params_per_round: list[Params] = field(default_factory=list)
+    fit_metrics: list[Metrics] = field(default_factory=list)
 
     def add_metrics(self, server_round: int, values: dict[str, float]) -> None:
-        """Record the metrics of one evaluation."""
+        """Record the metrics of one evaluation.
+
+        Raises
+        ------
+        InputTypeError
+            If ``values`` is not a dict of real numbers (what ``eval_fn`` must return).
+        """
+        if not isinstance(values, dict):
+            raise InputTypeError(
+                f"eval_fn must return a dict of metrics, got {_describe(values)}"
+            )
+        for k, v in values.items():
+            a = np.asarray(v) if not isinstance(v, str | bytes) else np.asarray(None)
+            if a.ndim != 0 or a.dtype.kind not in "iuf":
+                raise InputTypeError(f"metric {k!r} must be a real number, got {_describe(v)}")
         self.rounds.append(server_round)
         for k, v in values.items():
             self.metrics.setdefault(k, []).append(float(v))
@@ -102,6 +206,42 @@ class History:
         return {"round": list(self.rounds), **{k: list(v) for k, v in self.metrics.items()}}
 
 
+def _check_sampled(chosen: object, num_clients: int, server_round: int) -> list[int]:
+    if not isinstance(chosen, Sequence) or isinstance(chosen, str | bytes):
+        raise InputTypeError(
+            f"configure_fit must return a list of client ids, got {_describe(chosen)}"
+        )
+    out: list[int] = []
+    for c in chosen:
+        if isinstance(c, bool | np.bool_) or not isinstance(c, numbers.Integral):
+            raise InputTypeError(
+                f"the strategy sampled {_describe(c)}, which is not a client id (an integer)"
+            )
+        if not 0 <= int(c) < num_clients:
+            raise ValueError(
+                f"the strategy sampled client {int(c)}, but clients are 0..{num_clients - 1}"
+            )
+        if int(c) in out:
+            raise ValueError(f"the strategy sampled client {int(c)} twice")
+        out.append(int(c))
+    if not out:
+        raise ValueError(f"the strategy sampled no client in round {server_round}")
+    return out
+
+
+def _fit_result(cid: int, reply: object) -> FitResult:
+    if not isinstance(reply, tuple | list) or len(reply) != 2:
+        raise InputTypeError(
+            f"{client_label(cid)}: client_fn must return (update, num_examples), "
+            f"got {_describe(reply)}"
+        )
+    return FitResult(cid, reply[0], reply[1])
+
+
+def _nbytes(result: FitResult) -> int:
+    return sum(int(np.asarray(a).nbytes) for a in result.params)
+
+
 def run_simulation(
     *,
     client_fn: ClientFn,
@@ -121,22 +261,27 @@ def run_simulation(
     ----------
     client_fn
         ``f(client_id, params, server_round, rng) -> (update, num_examples)``, e.g.
-        from :func:`fedmed_lib.algorithms.numpy_client_fn`.
+        from :func:`fedmed_lib.algorithms.numpy_client_fn`. Each reply is handed to
+        the strategy as a :class:`~fedmed_lib.aggregate.FitResult` with the client's id.
     num_clients
-        Number of clients in the federation.
+        Number of clients in the federation (an integer ``>= 1``).
     initial_parameters
         The server's initial model (step 1 of the loop).
     strategy
-        Client sampling and aggregation, e.g. :class:`fedmed_lib.algorithms.FedAvg`.
+        Client sampling and aggregation, e.g. :class:`fedmed_lib.algorithms.FedAvg`;
+        its ``aggregate_fit`` returns ``(parameters, metrics)``.
     num_rounds
-        Communication rounds.
+        Communication rounds (an integer ``>= 0``).
     seed
-        Seeds client sampling and each client's minibatch shuffling; every
-        client gets its own generator for each round, so results do not depend
-        on the order in which clients run.
+        A non-negative integer (``None`` is refused: runs are reproducible). Seeds
+        client sampling and each client's minibatch shuffling; every client gets its
+        own generator for each round, so results do not depend on the order in which
+        clients run.
     eval_fn
         ``f(params) -> {"accuracy": ..., ...}``, called at round 0 and every
         ``eval_every`` rounds.
+    eval_every
+        Evaluate every this many rounds (an integer ``>= 1``), and after the last.
     keep_params
         Keep the global parameters of every round in ``History.params_per_round``.
     stop_fn
@@ -144,49 +289,61 @@ def run_simulation(
         early when it returns ``True`` (e.g. once a target accuracy is reached, to
         count communication rounds in :ref:`ch-fedavg`).
 
+    Returns
+    -------
+    History
+        Metrics, sampled clients, bytes and the aggregation metrics of every round
+        (``History.fit_metrics``), and the final parameters.
+
     Raises
     ------
     ValueError
         If ``num_clients``, ``num_rounds`` or ``eval_every`` is out of range, the
-        initial parameters contain NaN/Inf, or the strategy samples a client that
-        does not exist.
+        initial parameters contain NaN/Inf, the strategy samples a client that does
+        not exist, or a client's update is malformed (the message names the client
+        by its id).
+    InputTypeError
+        If an argument has the wrong type (``num_rounds=2.5``, ``seed=None``, a
+        ``client_fn`` that is not a function, ...), naming it.
     """
-    if num_clients < 1:
-        raise ValueError(f"num_clients must be at least 1, got {num_clients}")
-    if num_rounds < 0:
-        raise ValueError(f"num_rounds must be non-negative, got {num_rounds}")
-    if eval_every < 1:
-        raise ValueError(f"eval_every must be at least 1, got {eval_every}")
-    if stop_fn is not None and eval_fn is None:
-        raise ValueError("stop_fn needs eval_fn: it looks at the evaluated metrics")
+    check_callable(client_fn, name="client_fn")
+    n_clients = check_int(num_clients, name="num_clients", minimum=1)
+    n_rounds = check_int(num_rounds, name="num_rounds", minimum=0)
+    seed_ = check_seed(seed)
+    every = check_int(eval_every, name="eval_every", minimum=1)
+    check_strategy(strategy)
+    if eval_fn is not None:
+        check_callable(eval_fn, name="eval_fn")
+    if stop_fn is not None:
+        check_callable(stop_fn, name="stop_fn")
+        if eval_fn is None:
+            raise ValueError("stop_fn needs eval_fn: it looks at the evaluated metrics")
     params = check_params(initial_parameters, name="initial_parameters")
     history = History()
-    root = np.random.SeedSequence(seed)
+    root = np.random.SeedSequence(seed_)
     sampler = np.random.default_rng(root.spawn(1)[0])
     if eval_fn is not None:
-        history.add_metrics(0, eval_fn(params))
+        history.add_metrics(0, eval_fn([p.copy() for p in params]))
     if keep_params:
         history.params_per_round.append([p.copy() for p in params])
-    for server_round in range(1, num_rounds + 1):
-        chosen = strategy.configure_fit(server_round, num_clients, sampler)
-        bad = [c for c in chosen if not 0 <= c < num_clients]
-        if bad:
-            raise ValueError(
-                f"the strategy sampled client {bad[0]}, but clients are 0..{num_clients - 1}"
-            )
-        round_seeds = np.random.SeedSequence([seed, server_round]).spawn(num_clients)
+    for server_round in range(1, n_rounds + 1):
+        chosen = _check_sampled(
+            strategy.configure_fit(server_round, n_clients, sampler), n_clients, server_round
+        )
+        round_seeds = np.random.SeedSequence([seed_, server_round]).spawn(n_clients)
         results = []
         for cid in chosen:
             rng = np.random.default_rng(round_seeds[cid])
-            update, n = client_fn(cid, [p.copy() for p in params], server_round, rng)
-            results.append((update, n))
-        params = strategy.aggregate_fit(server_round, results, params)
+            reply = client_fn(cid, [p.copy() for p in params], server_round, rng)
+            results.append(_fit_result(cid, reply))
+        params, metrics = checked_aggregate_fit(strategy, server_round, results, params)
+        history.fit_metrics.append(metrics)
         history.clients_per_round.append(list(chosen))
-        history.bytes_up.append(sum(sum(np.asarray(a).nbytes for a in u) for u, _ in results))
+        history.bytes_up.append(sum(_nbytes(r) for r in results))
         if keep_params:
             history.params_per_round.append([p.copy() for p in params])
-        if eval_fn is not None and (server_round % eval_every == 0 or server_round == num_rounds):
-            history.add_metrics(server_round, eval_fn(params))
+        if eval_fn is not None and (server_round % every == 0 or server_round == n_rounds):
+            history.add_metrics(server_round, eval_fn([p.copy() for p in params]))
             if stop_fn is not None and stop_fn(history):
                 break
     history.params = params

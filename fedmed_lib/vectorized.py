@@ -25,7 +25,21 @@ import numpy as np
 import tensorflow as tf
 from numpy.typing import NDArray
 
-from fedmed_lib._validate import Params, check_positive, check_xy, client_label
+from fedmed_lib._validate import (
+    InputTypeError,
+    Params,
+    _describe,
+    check_binary_labels,
+    check_callable,
+    check_int,
+    check_nonnegative,
+    check_optional_int,
+    check_positive,
+    check_real_array,
+    check_seed,
+    check_xy,
+    client_label,
+)
 from fedmed_lib.aggregate import weighted_average
 from fedmed_lib.simulation import EvalFn, History
 
@@ -81,6 +95,13 @@ def pad_clients(
         is empty, not 2-D, ragged (a different ``d``), non-finite or has labels
         outside {0, 1}; the message names the client.
     """
+    for name, value in (("X_clients", X_clients), ("y_clients", y_clients)):
+        if value is None or isinstance(value, str | bytes | np.ndarray) or not isinstance(
+            value, Sequence
+        ):
+            raise InputTypeError(
+                f"{name} must be a list with one array per client, got {_describe(value)}"
+            )
     if len(X_clients) == 0:
         raise ValueError("no clients: the list of client data sets is empty")
     if len(X_clients) != len(y_clients):
@@ -90,10 +111,7 @@ def pad_clients(
     checked: list[tuple[FloatArray, FloatArray]] = []
     for k, (Xk, yk) in enumerate(zip(X_clients, y_clients, strict=True)):
         Xk, yk = check_xy(Xk, yk, client=k)
-        if yk.ndim != 1:
-            raise ValueError(f"{client_label(k)}: y must be 1-D, got shape {yk.shape}")
-        if not np.all((yk == 0) | (yk == 1)):
-            raise ValueError(f"{client_label(k)}: labels must be 0 or 1")
+        check_binary_labels(yk, client=k)
         if checked and Xk.shape[1] != checked[0][0].shape[1]:
             raise ValueError(
                 f"{client_label(k)}: X has {Xk.shape[1]} columns, "
@@ -124,14 +142,17 @@ def minibatch_orders(
     permutations are drawn at once (``argsort`` of uniform keys) from
     ``np.random.default_rng(seed)``. Introduced in :ref:`ch-scaling`.
     """
-    sizes = np.asarray(sizes, dtype=np.int64)
+    raw = np.asarray(sizes) if not isinstance(sizes, str | bytes) else np.asarray([])
+    if raw.dtype.kind not in "iu":
+        raise InputTypeError(
+            f"sizes must be a non-empty list of positive integers, got {_describe(sizes)}"
+        )
+    sizes = raw.astype(np.int64)
     if sizes.ndim != 1 or sizes.size == 0 or np.any(sizes < 1):
         raise ValueError(f"sizes must be a non-empty list of positive integers, got {sizes}")
-    if num_rounds < 0 or local_epochs < 1:
-        raise ValueError(
-            f"need num_rounds >= 0 and local_epochs >= 1, got {num_rounds}, {local_epochs}"
-        )
-    rng = np.random.default_rng(seed)
+    num_rounds = check_int(num_rounds, name="num_rounds", minimum=0)
+    local_epochs = check_int(local_epochs, name="local_epochs", minimum=1)
+    rng = np.random.default_rng(check_seed(seed))
     max_n = int(sizes.max())
     keys = rng.random((num_rounds, local_epochs, sizes.size, max_n))
     pos = np.arange(max_n)
@@ -159,13 +180,13 @@ def sample_devices(
     patients.
     """
     X, y = check_xy(X, y)
-    if num_clients < 1:
-        raise ValueError(f"num_clients must be at least 1, got {num_clients}")
-    if not 1 <= min_size <= max_size:
+    num_clients = check_int(num_clients, name="num_clients", minimum=1)
+    min_size = check_int(min_size, name="min_size", minimum=1)
+    max_size = check_int(max_size, name="max_size", minimum=1)
+    if not min_size <= max_size:
         raise ValueError(f"need 1 <= min_size <= max_size, got {min_size}, {max_size}")
-    if not np.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise must be a non-negative number, got {noise!r}")
-    rng = np.random.default_rng(seed)
+    noise = check_nonnegative(noise, name="noise")
+    rng = np.random.default_rng(check_seed(seed))
     sizes = rng.integers(min_size, max_size + 1, size=num_clients)
     idx = rng.integers(0, X.shape[0], size=int(sizes.sum()))
     jitter = noise * rng.standard_normal((idx.size, X.shape[1]))
@@ -177,20 +198,26 @@ def sample_devices(
 def _check_initial(initial_parameters: Sequence[np.ndarray] | None, d: int) -> Params:
     if initial_parameters is None:
         return [np.zeros((d, 1)), np.zeros(1)]
+    if isinstance(initial_parameters, str | bytes | np.ndarray) or not isinstance(
+        initial_parameters, Sequence
+    ):
+        raise InputTypeError(
+            "initial_parameters must be [kernel (d, 1), bias (1,)], "
+            f"got {_describe(initial_parameters)}"
+        )
     if len(initial_parameters) != 2:
         raise ValueError(
             f"initial_parameters must be [kernel (d, 1), bias (1,)], "
             f"got {len(initial_parameters)} arrays"
         )
-    kernel = np.asarray(initial_parameters[0], dtype=np.float64).reshape(-1, 1)
-    bias = np.asarray(initial_parameters[1], dtype=np.float64).reshape(-1)
+    kernel = check_real_array(initial_parameters[0], name="initial_parameters[0] (kernel)")
+    bias = check_real_array(initial_parameters[1], name="initial_parameters[1] (bias)")
+    kernel, bias = kernel.reshape(-1, 1), bias.reshape(-1)
     if kernel.shape != (d, 1) or bias.shape != (1,):
         raise ValueError(
             f"initial_parameters have shapes {kernel.shape}, {bias.shape}; expected ({d}, 1), (1,)"
         )
-    if not (np.all(np.isfinite(kernel)) and np.all(np.isfinite(bias))):
-        raise ValueError("initial_parameters contain NaN or Inf")
-    return [kernel, bias]
+    return [kernel.copy(), bias.copy()]
 
 
 class VectorizedFedAvg:
@@ -228,10 +255,8 @@ class VectorizedFedAvg:
         batch_size: int | None = None,
         lr: float,
     ) -> None:
-        if local_epochs < 1:
-            raise ValueError(f"local_epochs must be at least 1, got {local_epochs}")
-        if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer or None, got {batch_size}")
+        local_epochs = check_int(local_epochs, name="local_epochs", minimum=1)
+        batch_size = check_optional_int(batch_size, name="batch_size", minimum=1)
         self.lr = check_positive(lr, name="lr")
         self.data = pad_clients(X_clients, y_clients)
         self.local_epochs = local_epochs
@@ -327,8 +352,10 @@ class VectorizedFedAvg:
         ``model.set_weights(history.params)`` works. ``eval_fn`` is applied after
         training to the global model of round 0 and of every round.
         """
-        if num_rounds < 0:
-            raise ValueError(f"num_rounds must be non-negative, got {num_rounds}")
+        num_rounds = check_int(num_rounds, name="num_rounds", minimum=0)
+        seed = check_seed(seed)
+        if eval_fn is not None:
+            check_callable(eval_fn, name="eval_fn")
         d = self.data.X.shape[2]
         kernel, bias = _check_initial(initial_parameters, d)
         orders = self.orders(num_rounds=num_rounds, seed=seed)
@@ -352,8 +379,9 @@ class VectorizedFedAvg:
                 history.add_metrics(r, eval_fn(params))
         if keep_params:
             history.params_per_round = per_round
-        history.clients_per_round = [list(range(self.num_clients))] * num_rounds
+        history.clients_per_round = [list(range(self.num_clients)) for _ in range(num_rounds)]
         history.bytes_up = [self.num_clients * (d + 1) * 8] * num_rounds
+        history.fit_metrics = [{"num_updates": self.num_clients} for _ in range(num_rounds)]
         history.params = [w.numpy().reshape(-1, 1), np.array([b.numpy()])]
         return history
 
@@ -404,8 +432,10 @@ def keras_fedavg(
     data = pad_clients(X_clients, y_clients)
     d = data.X.shape[2]
     kernel, bias = _check_initial(initial_parameters, d)
-    if local_epochs < 1:
-        raise ValueError(f"local_epochs must be at least 1, got {local_epochs}")
+    local_epochs = check_int(local_epochs, name="local_epochs", minimum=1)
+    batch_size = check_optional_int(batch_size, name="batch_size", minimum=1)
+    num_rounds = check_int(num_rounds, name="num_rounds", minimum=0)
+    seed = check_seed(seed)
     check_positive(lr, name="lr")
     orders = minibatch_orders(
         data.sizes, num_rounds=num_rounds, local_epochs=local_epochs, seed=seed
@@ -438,6 +468,7 @@ def keras_fedavg(
                 results.append((model.get_weights(), n))
             params = weighted_average(results, reference=params)
             history.clients_per_round.append(list(range(data.num_clients)))
+            history.fit_metrics.append({"num_updates": data.num_clients})
         history.params = params
         return history
     finally:

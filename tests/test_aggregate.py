@@ -81,7 +81,7 @@ def test_weighted_average_does_not_modify_inputs_and_scales_invariantly():
         ([([np.array([1.0])], 1), ([np.array([1.0]), np.array([2.0])], 1)], "client 1: update has 2 arrays"),
         ([([np.array([1.0])], 1), (np.array([1.0]), 1)], "client 1: update must be a list"),
         ([([np.array([1.0])], 1), ([np.array([1.0])],)], "client 1: expected a (params, num_examples)"),
-        ([([np.array(["a"])], 1)], "client 0: array 0 is not numeric"),
+        ([([np.array(["a"])], 1)], "client 0: array 0 must be a numeric array"),
     ],
 )
 def test_bad_results_raise_value_error_naming_the_problem(results, needle):

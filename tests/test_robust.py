@@ -90,11 +90,13 @@ def test_rules_ignore_num_examples() -> None:
 def test_usable_as_fedavg_aggregate_fn() -> None:
     strategy = FedAvg(aggregate_fn=robust.coordinate_median)
     current = [np.array([1.0, 1.0])]
-    new = strategy.aggregate_fit(1, _r([1, 0], [2, 0], [-50, 9]), current)
+    new, metrics = strategy.aggregate_fit(1, _r([1, 0], [2, 0], [-50, 9]), current)
     np.testing.assert_array_equal(new[0], [2.0, 1.0])
+    assert metrics == {"num_updates": 3}
     strategy = FedAvg(aggregate_fn=partial(robust.krum, num_malicious=1))
-    new = strategy.aggregate_fit(1, _r([0], [1], [2], [3], [100]), [np.array([0.0])])
+    new, metrics = strategy.aggregate_fit(1, _r([0], [1], [2], [3], [100]), [np.array([0.0])])
     np.testing.assert_array_equal(new[0], [1.0])
+    assert metrics == {"num_updates": 5, "krum_selected": [1]}  # tie 1 vs 2 -> first
 
 
 # --- malformed updates -----------------------------------------------------------------
@@ -104,7 +106,7 @@ BAD = [
     ([np.array([np.inf, 1.0])], 4, "client 2: array 0 contains Inf"),
     ([np.ones(3)], 4, r"client 2: array 0 has shape \(3,\), expected \(2,\)"),
     ([np.ones(2), np.ones(1)], 4, "client 2: update has 2 arrays, the global model has 1"),
-    ([np.array(["a", "b"])], 4, "client 2: array 0 is not numeric"),
+    ([np.array(["a", "b"])], 4, "client 2: array 0 must be a numeric array"),
     ([np.ones(2)], 0, "client 2: num_examples must be positive"),
     ([np.ones(2)], 2.5, "client 2: num_examples must be an integer"),
 ]

@@ -113,7 +113,7 @@ def test_rounds_to_reach_and_stop_fn():
     ("kwargs", "needle"),
     [
         ({"num_clients": 0}, "num_clients must be at least 1"),
-        ({"num_rounds": -1}, "num_rounds must be non-negative"),
+        ({"num_rounds": -1}, "num_rounds must be at least 0"),
         ({"eval_every": 0, "eval_fn": lambda p: {}}, "eval_every must be at least 1"),
         ({"stop_fn": lambda h: True}, "stop_fn needs eval_fn"),
         ({"initial_parameters": [np.array([np.nan])]}, "initial_parameters[0] contains NaN"),

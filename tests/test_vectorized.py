@@ -202,7 +202,7 @@ def test_bad_client_data_names_the_client(mutate, message):
     ("kwargs", "message"),
     [
         (dict(lr=0.0), "lr must be a positive"),
-        (dict(lr=np.nan), "lr must be a positive"),
+        (dict(lr=np.nan), "lr must be finite"),
         (dict(local_epochs=0), "local_epochs"),
         (dict(batch_size=0), "batch_size"),
         (dict(num_rounds=-1), "num_rounds"),

@@ -19,14 +19,32 @@ Introduced in :ref:`ch-differential-privacy`.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
+from typing import Any
 
 import dp_accounting
 import numpy as np
 
-from fedmed_lib._validate import Params
-from fedmed_lib.aggregate import global_norm, validate_results, weighted_average
-from fedmed_lib.simulation import Strategy
+from fedmed_lib._validate import (
+    InputTypeError,
+    Params,
+    _describe,
+    check_int,
+    check_params,
+    check_seed,
+)
+from fedmed_lib.aggregate import (
+    AggregatedParams,
+    FitResult,
+    Metrics,
+    Results,
+    rule_metrics,
+    scaled_norm_checked,
+    validate_results,
+    weighted_mean,
+)
+from fedmed_lib.simulation import Strategy, check_strategy, checked_aggregate_fit
 
 RDP_ORDERS: tuple[float, ...] = tuple(float(a) for a in [*range(2, 64), 128, 256, 512, 1024])
 """Renyi orders used by :func:`compute_epsilon` (integer orders: the subsampled
@@ -34,16 +52,56 @@ Gaussian's RDP is computed exactly there, without the numerical warnings that
 ``dp-accounting`` emits for some fractional orders)."""
 
 
-def _check_clipping_norm(clipping_norm: float) -> float:
-    if isinstance(clipping_norm, bool) or not np.isfinite(clipping_norm) or clipping_norm <= 0:
+def _real(value: object, *, name: str, what: str) -> float:
+    """Return ``value`` as a float; a wrong type raises :class:`InputTypeError` naming it."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise InputTypeError(
+            f"The {what} ({name}) should be a real number, got {_describe(value)}."
+        )
+    return float(value)
+
+
+def _check_clipping_norm(clipping_norm: object) -> float:
+    c = _real(clipping_norm, name="clipping_norm", what="clipping norm")
+    if not np.isfinite(c) or c <= 0:
         raise ValueError("The clipping norm should be a positive value.")
-    return float(clipping_norm)
+    return c
 
 
-def _check_noise_multiplier(noise_multiplier: float) -> float:
-    if not np.isfinite(noise_multiplier) or noise_multiplier < 0:
+def _check_noise_multiplier(noise_multiplier: object) -> float:
+    sigma = _real(noise_multiplier, name="noise_multiplier", what="noise multiplier")
+    if not np.isfinite(sigma) or sigma < 0:
         raise ValueError("The noise multiplier should be a non-negative value.")
-    return float(noise_multiplier)
+    return sigma
+
+
+def clip_and_flag(update: Sequence[np.ndarray], clipping_norm: float) -> tuple[Params, bool]:
+    """Clip an update as :func:`clip_update` does and say whether it was scaled down.
+
+    Introduced in :ref:`ch-differential-privacy`.
+
+    Returns
+    -------
+    clipped, was_clipped
+        ``update * min(1, C / ||update||)`` and ``||update|| > C``.
+    """
+    c = _check_clipping_norm(clipping_norm)
+    return clip_checked(check_params(update, name="update"), c)
+
+
+def clip_checked(arrays: Params, clipping_norm: float) -> tuple[Params, bool]:
+    """Compute :func:`clip_and_flag` on checked float arrays and a checked norm.
+
+    ``||update|| = s * r`` (:func:`fedmed_lib.aggregate.scaled_norm_checked`); the update
+    is kept if ``r <= C / s`` and otherwise becomes ``(update / s) * (C / r)``, which is
+    ``update * C / ||update||`` to the last bit, and never overflows. Introduced in
+    :ref:`ch-differential-privacy`.
+    """
+    s, r = scaled_norm_checked(arrays)
+    if r <= clipping_norm / s:  # ||update|| <= C, without computing s * r (may overflow)
+        return list(arrays), False
+    factor = clipping_norm / r
+    return [(a / s) * factor for a in arrays], True
 
 
 def clip_update(update: Sequence[np.ndarray], clipping_norm: float) -> Params:
@@ -51,7 +109,10 @@ def clip_update(update: Sequence[np.ndarray], clipping_norm: float) -> Params:
 
     Returns ``update * min(1, C / ||update||)``, the norm taken over all arrays
     together. Updates already inside the ball are returned unchanged (never
-    scaled up); the input is not modified. Introduced in :ref:`ch-differential-privacy`.
+    scaled up); the input is not modified. The norm is computed with a power-of-two
+    scaling (:func:`fedmed_lib.aggregate.scaled_norm`), so an update with entries
+    ``1e200``, whose norm overflows, is still scaled to norm ``C``. Introduced in
+    :ref:`ch-differential-privacy`.
 
     Parameters
     ----------
@@ -63,7 +124,8 @@ def clip_update(update: Sequence[np.ndarray], clipping_norm: float) -> Params:
     Raises
     ------
     ValueError
-        If ``clipping_norm`` is not positive, or the update is empty or not finite.
+        If ``clipping_norm`` is not positive, or the update is empty, not a list of
+        real arrays, or not finite.
 
     Examples
     --------
@@ -71,16 +133,7 @@ def clip_update(update: Sequence[np.ndarray], clipping_norm: float) -> Params:
     >>> clip_update([np.array([3.0, 4.0])], 1.0)[0]
     array([0.6, 0.8])
     """
-    c = _check_clipping_norm(clipping_norm)
-    if isinstance(update, np.ndarray) or len(update) == 0:
-        raise ValueError("update must be a non-empty list of arrays")
-    arrays = [np.asarray(u, dtype=np.float64) for u in update]
-    for i, a in enumerate(arrays):
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"update array {i} contains NaN or Inf")
-    norm = global_norm(arrays)
-    scale = min(1.0, c / norm) if norm > 0 else 1.0
-    return [a * scale for a in arrays]
+    return clip_and_flag(update, clipping_norm)[0]
 
 
 def gaussian_noise_std(
@@ -92,9 +145,10 @@ def gaussian_noise_std(
     """
     sigma = _check_noise_multiplier(noise_multiplier)
     c = _check_clipping_norm(clipping_norm)
-    if not np.isfinite(num_sampled_clients) or num_sampled_clients <= 0:
+    m = _real(num_sampled_clients, name="num_sampled_clients", what="number of sampled clients")
+    if not np.isfinite(m) or m <= 0:
         raise ValueError("The number of sampled clients should be a positive value.")
-    return sigma * c / float(num_sampled_clients)
+    return sigma * c / m
 
 
 class DifferentialPrivacyServerSideFixedClipping:
@@ -120,13 +174,16 @@ class DifferentialPrivacyServerSideFixedClipping:
     num_sampled_clients
         The expected number of participants per round (the fixed denominator).
     seed
-        Seeds the noise; round ``r`` uses its own generator, so results do not
-        depend on how many rounds were run before.
+        Seeds the noise (a non-negative integer); round ``r`` uses its own
+        generator, so results do not depend on how many rounds were run before.
 
     Notes
     -----
     The ``num_examples`` that clients report are ignored: a hospital's weight
     must be bounded for its influence on the sum to be at most ``C``.
+    ``aggregate_fit`` returns ``(parameters, metrics)``; the metrics are the
+    wrapped strategy's, plus ``num_updates``, ``num_clipped``, ``clipped_clients``
+    (the ids of the clients whose update was scaled down) and ``noise_std``.
     """
 
     def __init__(
@@ -138,15 +195,20 @@ class DifferentialPrivacyServerSideFixedClipping:
         num_sampled_clients: int,
         seed: int = 0,
     ) -> None:
-        self.strategy = strategy
+        self.strategy = check_strategy(strategy)
         self.noise_multiplier = _check_noise_multiplier(noise_multiplier)
         self.clipping_norm = _check_clipping_norm(clipping_norm)
-        if isinstance(num_sampled_clients, bool) or not isinstance(
+        if isinstance(num_sampled_clients, bool | np.bool_) or not isinstance(
             num_sampled_clients, int | np.integer
-        ) or num_sampled_clients <= 0:
+        ):
+            raise InputTypeError(
+                "The number of sampled clients (num_sampled_clients) should be a positive "
+                f"integer, got {_describe(num_sampled_clients)}."
+            )
+        if num_sampled_clients <= 0:
             raise ValueError("The number of sampled clients should be a positive integer.")
         self.num_sampled_clients = int(num_sampled_clients)
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
 
     def __repr__(self) -> str:
         return (
@@ -163,39 +225,65 @@ class DifferentialPrivacyServerSideFixedClipping:
     def noisy_average(
         self,
         server_round: int,
-        results: Sequence[tuple[Sequence[np.ndarray], int]],
+        results: Results,
         current: Sequence[np.ndarray],
     ) -> Params:
-        """Return ``(sum_k clip(update_k) + N(0, (sigma C)^2 I)) / num_sampled_clients``."""
-        checked = validate_results(results, current)
-        clipped = [(clip_update(update, self.clipping_norm), 1) for update, _ in checked]
-        mean = weighted_average(clipped, reference=current)  # equal weights: sum / m
+        """Return ``(sum_k clip(update_k) + N(0, (sigma C)^2 I)) / num_sampled_clients``.
+
+        The result is an :class:`~fedmed_lib.aggregate.AggregatedParams` whose
+        ``metrics`` hold ``num_updates``, ``num_clipped``, ``clipped_clients`` and
+        ``noise_std``.
+        """
+        r = check_int(server_round, name="server_round", minimum=1)
+        reference = check_params(current, name="current")
+        checked = validate_results(results, reference)
+        clipped, who = [], []
+        for res in checked:
+            update, was_clipped = clip_checked(list(res.params), self.clipping_norm)
+            clipped.append(FitResult(res.cid, update, 1))
+            if was_clipped:
+                who.append(res.cid)
+        mean = weighted_mean(clipped)  # equal weights: sum / m
         factor = len(clipped) / self.num_sampled_clients
         std = gaussian_noise_std(
             self.noise_multiplier, self.clipping_norm, self.num_sampled_clients
         )
-        rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(server_round)]))
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, r]))
         out: Params = []
         for m in mean:
             noisy = m * factor
             if std > 0:
                 noisy = noisy + rng.normal(0.0, std, size=m.shape)
             out.append(noisy)
-        return out
+        metrics: dict[str, Any] = {
+            "num_updates": len(checked),
+            "num_clipped": len(who),
+            "clipped_clients": who,
+            "noise_std": std,
+        }
+        return AggregatedParams(out, metrics)
 
     def aggregate_fit(
         self,
         server_round: int,
-        results: Sequence[tuple[Sequence[np.ndarray], int]],
+        results: Results,
         current: Sequence[np.ndarray],
-    ) -> Params:
+    ) -> tuple[Params, Metrics]:
         """Clip, average, add noise, then apply the wrapped strategy's server step.
 
-        The global model ``current`` is never modified; on a malformed update a
-        ``ValueError`` names the client and the caller keeps ``current``.
+        Returns ``(parameters, metrics)`` as Flower does. The wrapped strategy
+        receives the noisy average as a single ``(update, 1)`` pair, and, like the
+        book's FedAvg, adds it to the global model (an average of model *changes*;
+        Flower's ``DifferentialPrivacyServerSideFixedClipping`` clips the change but
+        hands its strategy models). The global model ``current`` is never
+        modified; on a malformed update a ``ValueError`` names the client and the
+        caller keeps ``current``.
         """
         noisy = self.noisy_average(server_round, results, current)
-        return self.strategy.aggregate_fit(server_round, [(noisy, 1)], current)
+        new, inner = checked_aggregate_fit(
+            self.strategy, server_round, [(list(noisy), 1)], current
+        )
+        return new, {**inner, **rule_metrics(noisy)}
 
 
 def dp_event(
@@ -204,22 +292,31 @@ def dp_event(
     """Return the ``dp-accounting`` event of ``num_rounds`` rounds of the subsampled Gaussian.
 
     Introduced in :ref:`ch-differential-privacy`.
+
+    Raises
+    ------
+    ValueError
+        If the noise multiplier is negative, the sample rate is outside (0, 1] or the
+        number of rounds is not an integer ``>= 0`` (a wrong type raises
+        :class:`~fedmed_lib._validate.InputTypeError`, naming the parameter).
     """
     sigma = _check_noise_multiplier(noise_multiplier)
-    if not np.isfinite(sample_rate) or not 0 < sample_rate <= 1:
+    q = _real(sample_rate, name="sample_rate", what="sample rate")
+    if not np.isfinite(q) or not 0 < q <= 1:
         raise ValueError(f"The sample rate should lie in (0, 1], got {sample_rate!r}.")
-    if (
-        isinstance(num_rounds, bool)
-        or not isinstance(num_rounds, int | np.integer)
-        or num_rounds < 0
-    ):
+    if isinstance(num_rounds, bool | np.bool_) or not isinstance(num_rounds, int | np.integer):
+        raise InputTypeError(
+            "The number of rounds (num_rounds) should be a non-negative integer, "
+            f"got {_describe(num_rounds)}."
+        )
+    if num_rounds < 0:
         raise ValueError(
             f"The number of rounds should be a non-negative integer, got {num_rounds!r}."
         )
     gaussian = dp_accounting.GaussianDpEvent(sigma)
     step: dp_accounting.DpEvent = gaussian
-    if sample_rate < 1:
-        step = dp_accounting.PoissonSampledDpEvent(sample_rate, gaussian)
+    if q < 1:
+        step = dp_accounting.PoissonSampledDpEvent(q, gaussian)
     return dp_accounting.SelfComposedDpEvent(step, int(num_rounds))
 
 
@@ -245,7 +342,8 @@ def compute_epsilon(
         If the noise multiplier is negative, the sample rate is outside (0, 1],
         the number of rounds is negative, or ``delta`` is outside (0, 1).
     """
-    if not np.isfinite(delta) or not 0 < delta < 1:
+    d = _real(delta, name="delta", what="target delta")
+    if not np.isfinite(d) or not 0 < d < 1:
         raise ValueError(f"delta should lie in (0, 1), got {delta!r}.")
     event = dp_event(noise_multiplier, sample_rate, num_rounds)
     if num_rounds == 0:
@@ -254,4 +352,4 @@ def compute_epsilon(
         return float("inf")
     accountant = dp_accounting.rdp.RdpAccountant(list(orders))
     accountant.compose(event)
-    return float(accountant.get_epsilon(delta))
+    return float(accountant.get_epsilon(d))

@@ -28,7 +28,17 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from fedmed_lib._validate import Params, check_update, client_label
+from fedmed_lib._validate import (
+    InputTypeError,
+    Params,
+    _describe,
+    check_int,
+    check_real_array,
+    check_rng,
+    check_seed,
+    check_update,
+    client_label,
+)
 from fedmed_lib.aggregate import flatten, unflatten
 
 MODULUS = 2**32
@@ -66,11 +76,17 @@ def encode(
         naming ``client``.
     """
     who = client_label(client) if client != "values" else "values"
-    a = np.asarray(values, dtype=np.float64)
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{who}: contains NaN or Inf, which has no fixed-point encoding")
-    if isinstance(scale, bool) or not isinstance(scale, int | np.integer) or scale <= 0:
-        raise ValueError(f"scale must be a positive integer, got {scale!r}")
+    try:
+        a = check_real_array(values, name=who)
+    except InputTypeError:
+        raise
+    except ValueError as err:
+        if "NaN" in str(err) or "Inf" in str(err):
+            raise ValueError(
+                f"{who}: contains NaN or Inf, which has no fixed-point encoding"
+            ) from err
+        raise
+    scale = _check_scale(scale)
     q = np.rint(a * scale)
     if a.size and np.max(np.abs(q)) >= 2**31:
         j = int(np.argmax(np.abs(q)))
@@ -81,12 +97,35 @@ def encode(
     return np.asarray(np.mod(q.astype(np.int64), MODULUS).astype(np.uint32))
 
 
+def _check_scale(scale: object) -> int:
+    if isinstance(scale, bool | np.bool_) or not isinstance(scale, int | np.integer):
+        raise InputTypeError(f"scale must be a positive integer, got {_describe(scale)}")
+    if scale <= 0:
+        raise ValueError(f"scale must be a positive integer, got {scale!r}")
+    return int(scale)
+
+
+def _check_encoded(encoded: object, *, name: str = "encoded") -> NDArray[np.int64]:
+    a = np.asarray(encoded) if not isinstance(encoded, str | bytes) else np.asarray([encoded])
+    if a.dtype.kind not in "iu":
+        raise InputTypeError(
+            f"{name} must be an array of integers modulo 2**32 (uint32), got dtype {a.dtype}"
+        )
+    return a.astype(np.int64)
+
+
 def decode(encoded: np.ndarray, *, scale: int = DEFAULT_SCALE) -> NDArray[np.float64]:
     """Decode integers modulo ``2**32`` (two's complement) back to real numbers.
 
     Introduced in :ref:`ch-secure-aggregation`.
+
+    Raises
+    ------
+    InputTypeError
+        If ``encoded`` is not an integer array or ``scale`` not a positive integer.
     """
-    q = np.asarray(encoded).astype(np.int64) % MODULUS
+    scale = _check_scale(scale)
+    q = _check_encoded(encoded) % MODULUS
     signed = np.where(q >= 2**31, q - MODULUS, q)
     return np.asarray(signed / scale, dtype=np.float64)
 
@@ -102,9 +141,9 @@ def additive_shares(
     Any ``num_shares - 1`` of them are uniformly random whatever ``encoded`` is.
     Introduced in :ref:`ch-secure-aggregation`.
     """
-    if num_shares < 1:
-        raise ValueError(f"num_shares must be at least 1, got {num_shares}")
-    x = np.asarray(encoded, dtype=np.uint32)
+    num_shares = check_int(num_shares, name="num_shares", minimum=1)
+    rng = check_rng(rng)
+    x = (_check_encoded(encoded) % MODULUS).astype(np.uint32)
     shares = [
         rng.integers(0, MODULUS, size=x.shape, dtype=np.uint32) for _ in range(num_shares - 1)
     ]
@@ -119,12 +158,17 @@ def prg_mask(seed: int, shape: int | tuple[int, ...]) -> UInt32:
 
     Introduced in :ref:`ch-secure-aggregation`.
     """
-    gen = np.random.Generator(np.random.PCG64(int(seed)))
+    s = check_seed(seed)
+    dims = (shape,) if not isinstance(shape, tuple | list) else tuple(shape)
+    for dim in dims:
+        check_int(dim, name="shape", minimum=0)
+    gen = np.random.Generator(np.random.PCG64(s))
     return np.asarray(gen.integers(0, MODULUS, size=shape, dtype=np.uint32))
 
 
 def pair_seed_key(i: int, j: int) -> tuple[int, int]:
     """Return the key ``(min, max)`` under which the seed of the pair ``{i, j}`` is stored."""
+    i, j = check_int(i, name="i"), check_int(j, name="j")
     return (i, j) if i < j else (j, i)
 
 
@@ -137,11 +181,16 @@ def mask(
     ``j``; ``others`` lists the hospitals ``k`` shares a mask with. Introduced in
     :ref:`ch-secure-aggregation`.
     """
-    y = np.asarray(encoded, dtype=np.uint32).copy()
+    k = check_int(k, name="k (the hospital)")
+    y = (_check_encoded(encoded) % MODULUS).astype(np.uint32)
     for j in others:
+        j = check_int(j, name="others (hospital ids)")
         if j == k:
             continue
-        m = prg_mask(pair_seeds[pair_seed_key(k, j)], y.shape)
+        key = pair_seed_key(k, j)
+        if key not in pair_seeds:
+            raise ValueError(f"no shared seed for the pair of hospitals {key} in pair_seeds")
+        m = prg_mask(pair_seeds[key], y.shape)
         if k < j:
             y += m
         else:
@@ -154,17 +203,19 @@ def mask(
 
 def random_field_element(rng: np.random.Generator, prime: int = PRIME) -> int:
     """Draw a random integer in ``[1, prime)`` from 16 random bytes of ``rng``."""
+    check_rng(rng)
     return 1 + int.from_bytes(rng.bytes(KEY_BYTES), "big") % (prime - 1)
 
 
 def dh_public_key(secret: int, *, prime: int = PRIME, generator: int = GENERATOR) -> int:
     """Public key ``generator**secret mod prime`` of a toy Diffie-Hellman key agreement."""
-    return pow(generator, secret, prime)
+    return pow(check_int(generator, name="generator"), check_int(secret, name="secret"), prime)
 
 
 def dh_shared_seed(secret: int, other_public: int, *, prime: int = PRIME) -> int:
     """Return the seed both parties compute: ``other_public**secret mod prime``."""
-    return pow(other_public, secret, prime)
+    other = check_int(other_public, name="other_public")
+    return pow(other, check_int(secret, name="secret", minimum=0), prime)
 
 
 def shamir_split(
@@ -181,6 +232,10 @@ def shamir_split(
         If ``threshold`` is not in ``[1, num_shares]``, ``num_shares >= prime`` or the
         secret is not in ``[0, prime)``.
     """
+    secret = check_int(secret, name="secret")
+    num_shares = check_int(num_shares, name="num_shares", minimum=1)
+    threshold = check_int(threshold, name="threshold")
+    rng = check_rng(rng)
     if not 1 <= threshold <= num_shares:
         raise ValueError(
             f"threshold must lie in [1, num_shares={num_shares}], got {threshold}"
@@ -214,6 +269,11 @@ def shamir_reconstruct(shares: Sequence[tuple[int, int]], *, prime: int = PRIME)
     """
     if len(shares) == 0:
         raise ValueError("no shares to reconstruct from")
+    for i, share in enumerate(shares):
+        if not isinstance(share, tuple | list) or len(share) != 2:
+            raise InputTypeError(f"share {i} must be a pair (x, y), got {_describe(share)}")
+        check_int(share[0], name=f"share {i}: x")
+        check_int(share[1], name=f"share {i}: y")
     xs = [int(x) % prime for x, _ in shares]
     if len(set(xs)) != len(xs):
         raise ValueError("two shares have the same x: each share must come from a different holder")
@@ -229,6 +289,29 @@ def shamir_reconstruct(shares: Sequence[tuple[int, int]], *, prime: int = PRIME)
 
 
 # --- one round -------------------------------------------------------------------------
+
+
+def _check_dropouts(dropouts: object, n: int) -> list[int]:
+    """Return the sorted dropout ids, refusing anything that is not a hospital id, or twice."""
+    if dropouts is None or isinstance(dropouts, str | bytes) or not isinstance(
+        dropouts, Iterable
+    ):
+        raise InputTypeError(
+            f"dropouts must be a list of hospital ids in [0, {n}), got {_describe(dropouts)}"
+        )
+    out: list[int] = []
+    for d in list(dropouts):
+        if isinstance(d, bool | np.bool_) or not isinstance(d, int | np.integer):
+            raise InputTypeError(
+                f"dropout {d!r} is not a hospital id: ids are integers in [0, {n}), "
+                f"got {_describe(d)}"
+            )
+        if not 0 <= d < n:
+            raise ValueError(f"dropout {d} is not a hospital index in [0, {n})")
+        if int(d) in out:
+            raise ValueError(f"dropout {d} is listed twice: each hospital drops out once")
+        out.append(int(d))
+    return sorted(out)
 
 
 @dataclass
@@ -279,11 +362,13 @@ def secure_sum(
     updates
         One update (a list of arrays of the same shapes) per hospital.
     dropouts
-        Indices of the hospitals that drop out after the shares were distributed.
+        Ids (indices ``0..n-1``, each at most once) of the hospitals that drop out
+        after the shares were distributed.
     threshold
         Shares needed to rebuild a secret, ``t``; default ``n // 2 + 1``.
     seed
-        Seed of every random choice (keys, shares).
+        Seed of every random choice (keys, shares): a non-negative integer (``None``
+        is refused, as everywhere in the library).
     scale
         Fixed-point scale.
 
@@ -292,21 +377,36 @@ def secure_sum(
     ValueError
         If there are fewer than 2 hospitals, an update has the wrong shape, NaN/Inf or
         values outside the fixed-point range (naming the hospital), the survivors' sum
-        could overflow, a dropout index is invalid, or fewer than ``threshold``
-        hospitals survive.
+        could overflow, a dropout id is not a hospital id (``1.5``, ``True``, out of
+        range, listed twice), or fewer than ``threshold`` hospitals survive.
+    InputTypeError
+        If an argument has the wrong type (``seed=None``, ``threshold=2.0``, ...).
     """
+    if updates is None or isinstance(updates, str | bytes | np.ndarray) or not isinstance(
+        updates, Sequence
+    ):
+        raise InputTypeError(
+            f"updates must be a list with one update (a list of arrays) per hospital, "
+            f"got {_describe(updates)}"
+        )
     n = len(updates)
     if n < 2:
         raise ValueError(f"secure aggregation needs at least 2 hospitals, got {n}")
-    reference = updates[0]
+    seed = check_seed(seed)
+    scale = _check_scale(scale)
+    first = updates[0]
+    if isinstance(first, Sequence) and not isinstance(first, str | bytes):
+        reference = check_update(first, first, client=0)
+    else:
+        reference = []  # check_update below names hospital 0 and the wrong type
     checked = [check_update(u, reference, client=k) for k, u in enumerate(updates)]
     t = n // 2 + 1 if threshold is None else threshold
-    if isinstance(t, bool) or not isinstance(t, int | np.integer) or not 1 <= t <= n:
+    if isinstance(t, bool | np.bool_) or not isinstance(t, int | np.integer):
+        raise InputTypeError(f"threshold must be an integer in [1, {n}], got {_describe(t)}")
+    if not 1 <= t <= n:
         raise ValueError(f"threshold must be an integer in [1, {n}], got {threshold!r}")
-    dropped = sorted(set(int(d) for d in dropouts))
-    for d in dropped:
-        if not 0 <= d < n:
-            raise ValueError(f"dropout {d} is not a hospital index in [0, {n})")
+    t = int(t)
+    dropped = _check_dropouts(dropouts, n)
     survivors = [k for k in range(n) if k not in dropped]
     if len(survivors) < t:
         raise ValueError(
