@@ -22,7 +22,17 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from fedmed_lib._validate import Params, client_label
+from fedmed_lib._validate import (
+    InputTypeError,
+    Params,
+    check_fraction,
+    check_int,
+    check_num_examples,
+    check_params,
+    check_real_array,
+    check_update,
+    client_label,
+)
 from fedmed_lib.algorithms import ClientFn
 
 LEVELS = 127
@@ -63,13 +73,20 @@ Message = Quantized | Sparse | np.ndarray
 Compressor = Callable[[np.ndarray], Quantized | Sparse]
 
 
-def _check_array(x: np.ndarray, *, name: str) -> NDArray[np.float64]:
-    a = np.asarray(x, dtype=np.float64)
+def _check_array(x: object, *, name: str) -> NDArray[np.float64]:
+    """Check a non-empty, finite, real array (no complex, boolean, string or object data)."""
+    a = check_real_array(x, name=name)
     if a.size == 0:
         raise ValueError(f"{name} is empty: nothing to compress")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} contains NaN or Inf")
     return a
+
+
+def _check_rng(rng: object, *, name: str = "rng") -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise InputTypeError(
+            f"{name} must be a numpy Generator, e.g. np.random.default_rng(seed) with a "
+            f"non-negative integer seed, got {type(rng).__name__}"
+        )
 
 
 def quantize_8bit(x: np.ndarray, *, rng: np.random.Generator | None = None) -> Quantized:
@@ -94,13 +111,18 @@ def quantize_8bit(x: np.ndarray, *, rng: np.random.Generator | None = None) -> Q
     Raises
     ------
     ValueError
-        If ``x`` is empty or contains NaN/Inf.
+        If ``x`` is empty or contains NaN/Inf;
+        :class:`~fedmed_lib._validate.InputTypeError` (also a ``TypeError``) if it is
+        complex, boolean, string or object data, or ``rng`` is neither ``None`` nor a
+        numpy ``Generator`` (pass ``np.random.default_rng(seed)``).
     """
     a = _check_array(x, name="x")
+    if rng is not None:
+        _check_rng(rng)
     peak = float(np.max(np.abs(a)))
-    if peak == 0.0:
-        return Quantized(np.zeros(a.shape, dtype=np.int8), 0.0)
     scale = peak / LEVELS
+    if scale == 0.0:  # all zeros, or so tiny that the scale underflows: send zeros
+        return Quantized(np.zeros(a.shape, dtype=np.int8), 0.0)
     r = a / scale
     if rng is None:
         levels = np.rint(r)
@@ -110,12 +132,34 @@ def quantize_8bit(x: np.ndarray, *, rng: np.random.Generator | None = None) -> Q
     return Quantized(np.clip(levels, -LEVELS, LEVELS).astype(np.int8), scale)
 
 
+def _check_quantized(msg: object) -> Quantized:
+    if not isinstance(msg, Quantized):
+        raise InputTypeError(f"msg must be a Quantized message, got {type(msg).__name__}")
+    if not isinstance(msg.q, np.ndarray) or msg.q.dtype != np.int8:
+        raise InputTypeError(
+            f"msg.q must be an int8 array, got {getattr(msg.q, 'dtype', type(msg.q).__name__)}"
+        )
+    if msg.q.size and np.abs(msg.q.astype(np.int16)).max() > LEVELS:
+        raise ValueError(f"msg.q has a level outside -{LEVELS}..{LEVELS}")
+    scale = float(check_real_array(msg.scale, name="msg.scale", ndim=0))
+    if scale < 0:
+        raise ValueError(f"msg.scale must be >= 0, got {scale}")
+    return msg
+
+
 def dequantize(msg: Quantized) -> NDArray[np.float64]:
     """Rebuild the array ``q * scale`` from a :class:`Quantized` message.
 
     Introduced in :ref:`ch-limited-resources`.
+
+    Raises
+    ------
+    ValueError
+        If ``msg`` is not a :class:`Quantized` with int8 levels in ``-127..127`` and a
+        finite scale ``>= 0``.
     """
-    return msg.q.astype(np.float64) * msg.scale
+    _check_quantized(msg)
+    return msg.q.astype(np.float64) * float(msg.scale)
 
 
 def topk_sparsify(x: np.ndarray, k: int) -> Sparse:
@@ -138,11 +182,11 @@ def topk_sparsify(x: np.ndarray, k: int) -> Sparse:
     Raises
     ------
     ValueError
-        If ``x`` is empty or not finite, or ``k`` is not an integer in ``[1, x.size]``.
+        If ``x`` is empty, not finite or not real, or ``k`` is not an integer in
+        ``[1, x.size]`` (``1.5`` and ``True`` are refused).
     """
     a = _check_array(x, name="x")
-    if isinstance(k, bool) or not isinstance(k, int | np.integer):
-        raise ValueError(f"k must be an integer, got {k!r}")
+    k = check_int(k, name="k")
     if not 1 <= k <= a.size:
         raise ValueError(f"k must lie in [1, {a.size}] for an array of {a.size} entries, got {k}")
     flat = a.ravel()
@@ -151,23 +195,67 @@ def topk_sparsify(x: np.ndarray, k: int) -> Sparse:
     return Sparse(flat[idx].copy(), idx.astype(np.int32), tuple(a.shape))
 
 
+def _check_sparse(msg: object) -> Sparse:
+    if not isinstance(msg, Sparse):
+        raise InputTypeError(f"msg must be a Sparse message, got {type(msg).__name__}")
+    shape = msg.shape
+    if not isinstance(shape, tuple):
+        raise InputTypeError(f"msg.shape must be a tuple of sizes, got {type(shape).__name__}")
+    sizes = [check_int(d, name="msg.shape", minimum=0) for d in shape]
+    size = int(np.prod(sizes))
+    values = check_real_array(msg.values, name="msg.values", ndim=1)
+    idx = msg.indices
+    if not isinstance(idx, np.ndarray) or idx.dtype == np.bool_ or not np.issubdtype(
+        idx.dtype, np.integer
+    ):
+        raise InputTypeError("msg.indices must be an integer array")
+    if idx.shape != values.shape:
+        raise ValueError(
+            f"msg has {values.size} values but {idx.size} indices (shape {idx.shape})"
+        )
+    if idx.size and (idx.min() < 0 or idx.max() >= size):
+        raise ValueError(f"msg.indices must lie in [0, {size}) for shape {tuple(sizes)}")
+    if np.unique(idx).size != idx.size:
+        raise ValueError("msg.indices has repeated entries")
+    return msg
+
+
 def densify(msg: Sparse) -> NDArray[np.float64]:
     """Rebuild the dense array from a :class:`Sparse` message (zeros elsewhere).
 
     Introduced in :ref:`ch-limited-resources`.
+
+    Raises
+    ------
+    ValueError
+        If ``msg`` is not a :class:`Sparse` whose values are finite and whose indices
+        are distinct integers within its shape.
     """
+    _check_sparse(msg)
     out = np.zeros(int(np.prod(msg.shape)), dtype=np.float64)
     out[msg.indices] = msg.values
     return out.reshape(msg.shape)
 
 
 def decode(msg: Message) -> NDArray[np.float64]:
-    """Turn any message (:class:`Quantized`, :class:`Sparse` or a raw array) back into an array."""
+    """Turn any message (:class:`Quantized`, :class:`Sparse` or a raw array) back into an array.
+
+    Introduced in :ref:`ch-limited-resources`.
+
+    Raises
+    ------
+    ValueError
+        If the message is malformed, or a raw array is not a finite real array.
+    """
     if isinstance(msg, Quantized):
         return dequantize(msg)
     if isinstance(msg, Sparse):
         return densify(msg)
-    return np.asarray(msg, dtype=np.float64)
+    if not isinstance(msg, np.ndarray):
+        raise InputTypeError(
+            f"msg must be a Quantized, a Sparse or a numpy array, got {type(msg).__name__}"
+        )
+    return check_real_array(msg, name="msg")
 
 
 def payload_bytes(msgs: Message | Sequence[Message]) -> int:
@@ -182,19 +270,46 @@ def payload_bytes(msgs: Message | Sequence[Message]) -> int:
     >>> import numpy as np
     >>> payload_bytes([np.zeros(10), quantize_8bit(np.ones(10)), topk_sparsify(np.ones(10), 2)])
     122
+
+    Raises
+    ------
+    ValueError
+        If a message is malformed or is not a :class:`Quantized`, a :class:`Sparse` or a
+        finite real numpy array (naming its position in the list).
     """
-    if isinstance(msgs, Quantized | Sparse | np.ndarray):
+    if isinstance(msgs, Quantized):
+        return _check_quantized(msgs).nbytes
+    if isinstance(msgs, Sparse):
+        return _check_sparse(msgs).nbytes
+    if isinstance(msgs, np.ndarray):
+        check_real_array(msgs, name="msg")
         return int(msgs.nbytes)
-    return sum(payload_bytes(m) for m in msgs)
+    if isinstance(msgs, str | bytes) or not isinstance(msgs, Sequence):
+        raise InputTypeError(
+            "msgs must be a message (Quantized, Sparse or a numpy array) or a list of them, "
+            f"got {type(msgs).__name__}"
+        )
+    total = 0
+    for i, m in enumerate(msgs):
+        if not isinstance(m, Quantized | Sparse | np.ndarray):
+            raise InputTypeError(
+                f"msgs[{i}] must be a Quantized, a Sparse or a numpy array, got {type(m).__name__}"
+            )
+        total += payload_bytes(m)
+    return total
 
 
 def topk_compressor(fraction: float) -> Compressor:
     """Return a compressor that keeps ``ceil(fraction * size)`` entries of each array.
 
     Introduced in :ref:`ch-limited-resources`.
+
+    Raises
+    ------
+    ValueError
+        If ``fraction`` is not a number in ``(0, 1]``.
     """
-    if not np.isfinite(fraction) or not 0 < fraction <= 1:
-        raise ValueError(f"fraction must lie in (0, 1], got {fraction!r}")
+    fraction = check_fraction(fraction, name="fraction")
 
     def compress(x: np.ndarray) -> Sparse:
         size = int(np.size(x))
@@ -232,33 +347,71 @@ class CompressedClient:
     bytes_per_round: dict[int, int] = field(default_factory=dict)
     residuals: dict[int, Params] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """Check the wrapped functions and the flag."""
+        if not callable(self.client_fn):
+            raise InputTypeError(
+                f"client_fn must be a client function, got {type(self.client_fn).__name__}"
+            )
+        if not callable(self.compressor):
+            raise InputTypeError(
+                "compressor must be a function such as quantize_8bit or topk_compressor(0.1), "
+                f"got {type(self.compressor).__name__}"
+            )
+        if not isinstance(self.error_feedback, bool):
+            raise InputTypeError(
+                f"error_feedback must be True or False, got {self.error_feedback!r}"
+            )
+
     def __call__(
         self, cid: int, params: Params, server_round: int, rng: np.random.Generator
     ) -> tuple[Params, int]:
-        """Train client ``cid``, compress its update and return the decoded update."""
-        update, n = self.client_fn(cid, params, server_round, rng)
-        if len(update) != len(params):
+        """Train client ``cid``, compress its update and return the decoded update.
+
+        Raises
+        ------
+        ValueError
+            If ``cid`` or ``server_round`` is not a non-negative integer, ``params``
+            is not a list of finite real arrays, ``rng`` is not a numpy
+            ``Generator``, or the client's update or ``num_examples`` is malformed,
+            or the compressor returns a message of another shape (naming the
+            client). On any error ``residuals`` and ``bytes_per_round`` are left
+            unchanged.
+        """
+        cid = check_int(cid, name="cid", minimum=0)
+        server_round = check_int(server_round, name="server_round", minimum=0)
+        reference = check_params(params)
+        _check_rng(rng)
+        who = client_label(cid)
+        update, n = self.client_fn(cid, reference, server_round, rng)
+        checked = check_update(update, reference, client=cid)
+        n = check_num_examples(n, client=cid)
+        residual = self.residuals.get(cid) if self.error_feedback else None
+        if residual is not None and [np.shape(r) for r in residual] != [
+            a.shape for a in checked
+        ]:
             raise ValueError(
-                f"{client_label(cid)}: update has {len(update)} arrays, "
-                f"the global model has {len(params)}"
+                f"{who}: the model's shapes changed since the last round; the error-feedback "
+                "memory does not fit (start a new CompressedClient)"
             )
-        residual = self.residuals.get(cid)
         decoded: Params = []
         new_residual: Params = []
         sent = 0
-        for i, u in enumerate(update):
-            a = np.asarray(u, dtype=np.float64)
-            if a.shape != np.shape(params[i]):
-                raise ValueError(
-                    f"{client_label(cid)}: array {i} has shape {a.shape}, "
-                    f"expected {np.shape(params[i])}"
-                )
-            if not np.all(np.isfinite(a)):
-                raise ValueError(f"{client_label(cid)}: array {i} contains NaN or Inf")
-            if self.error_feedback and residual is not None:
+        for i, a in enumerate(checked):
+            if residual is not None:
                 a = a + residual[i]
             msg = self.compressor(a)
+            if not isinstance(msg, Quantized | Sparse):
+                raise InputTypeError(
+                    f"{who}: the compressor returned a {type(msg).__name__}, expected a "
+                    "Quantized or Sparse message"
+                )
             d = decode(msg)
+            if d.shape != a.shape:
+                raise ValueError(
+                    f"{who}: array {i} comes back from the compressor with shape {d.shape}, "
+                    f"expected {a.shape}"
+                )
             sent += payload_bytes(msg)
             decoded.append(d)
             new_residual.append(a - d)

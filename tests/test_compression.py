@@ -93,14 +93,39 @@ def test_decode_dispatches() -> None:
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: quantize_8bit(np.array([1.0, np.nan])), "NaN or Inf"),
+        (lambda: quantize_8bit(np.array([1.0, np.nan])), "x contains NaN"),
+        (lambda: quantize_8bit(np.array([1.0 + 1j])), "x must be real"),
+        (lambda: quantize_8bit(np.array(["0.5"])), "x must be a numeric array"),
+        (lambda: quantize_8bit(np.array([True])), "x must be numeric"),
+        (lambda: quantize_8bit(None), "x must be a numeric array"),
+        (lambda: quantize_8bit(np.ones(3), rng=0), "rng must be a numpy Generator"),
+        (lambda: quantize_8bit(np.ones(3), rng=np.random.RandomState(0)), "rng must be a numpy"),
         (lambda: quantize_8bit(np.array([])), "empty"),
         (lambda: topk_sparsify(np.ones(3), 0), r"k must lie in \[1, 3\]"),
         (lambda: topk_sparsify(np.ones(3), 4), r"k must lie in \[1, 3\]"),
         (lambda: topk_sparsify(np.ones(3), 1.5), "k must be an integer"),
-        (lambda: topk_sparsify(np.array([np.inf]), 1), "NaN or Inf"),
+        (lambda: topk_sparsify(np.array([np.inf]), 1), "x contains Inf"),
+        (lambda: topk_sparsify(np.ones(3), True), "k must be an integer"),
+        (lambda: topk_sparsify(np.ones(3), "2"), "k must be an integer"),
         (lambda: topk_compressor(0.0), "fraction"),
         (lambda: topk_compressor(1.5), "fraction"),
+        (lambda: topk_compressor("0.1"), "fraction must be a real number"),
+        (lambda: topk_compressor(None), "fraction must be a real number"),
+        (lambda: dequantize(Quantized(np.ones(2), 1.0)), "msg.q must be an int8 array"),
+        (lambda: dequantize(Quantized(np.full(2, -128, dtype=np.int8), 1.0)), "outside -127..127"),
+        (lambda: dequantize(Quantized(np.ones(2, dtype=np.int8), np.nan)), "msg.scale contains NaN"),
+        (lambda: dequantize(Quantized(np.ones(2, dtype=np.int8), -1.0)), "msg.scale must be >= 0"),
+        (lambda: dequantize(np.ones(2)), "msg must be a Quantized message"),
+        (lambda: densify(Sparse(np.ones(2), np.array([0, 5], np.int32), (3,))), r"\[0, 3\)"),
+        (lambda: densify(Sparse(np.ones(2), np.array([1, 1], np.int32), (3,))), "repeated"),
+        (lambda: densify(Sparse(np.ones(2), np.array([0], np.int32), (3,))), "2 values but 1"),
+        (lambda: densify(Sparse(np.ones(1), np.array([0.0]), (3,))), "msg.indices must be an"),
+        (lambda: densify(Sparse(np.ones(1), np.array([0], np.int32), (2.5,))), "msg.shape"),
+        (lambda: decode([1.0, 2.0]), "msg must be a Quantized, a Sparse or a numpy array"),
+        (lambda: decode(np.array([1j])), "msg must be real"),
+        (lambda: payload_bytes("abc"), "msgs must be a message"),
+        (lambda: payload_bytes([np.ones(2), [1.0]]), r"msgs\[1\] must be a Quantized"),
+        (lambda: payload_bytes(np.array([True])), "msg must be numeric"),
     ],
 )
 def test_bad_input_raises(call, match: str) -> None:
@@ -169,3 +194,60 @@ def test_compressed_client_rejects_bad_updates_naming_client() -> None:
     with pytest.raises(ValueError, match="client 1: update has 2 arrays"):
         CompressedClient(lambda *a: ([np.zeros(2), np.zeros(2)], 1), quantize_8bit)(
             1, [np.zeros(2)], 1, rng)
+
+
+def test_compressed_client_rejects_bad_calls_and_keeps_its_state() -> None:
+    calls = []
+
+    def fixed(cid, params, server_round, rng):
+        calls.append(cid)
+        return [np.array([3.0, 1.0, 0.5])], 2
+
+    wrapped = CompressedClient(fixed, topk_compressor(1 / 3), error_feedback=True)
+    rng = np.random.default_rng(0)
+    wrapped(0, [np.zeros(3)], 1, rng)
+    residuals = [r.copy() for r in wrapped.residuals[0]]
+    sent = dict(wrapped.bytes_per_round)
+    bad_calls = [
+        ((0.5, [np.zeros(3)], 2, rng), "cid must be an integer"),
+        ((True, [np.zeros(3)], 2, rng), "cid must be an integer"),
+        ((0, [np.zeros(3)], 2.5, rng), "server_round must be an integer"),
+        ((0, [np.zeros(3)], 2, 7), "rng must be a numpy Generator"),
+        ((0, np.zeros(3), 2, rng), "params must be a list of numpy arrays"),
+        ((0, [np.array([np.nan, 0, 0])], 2, rng), r"params\[0\] contains NaN"),
+        ((0, [np.zeros(4)], 2, rng), "client 0: array 0 has shape"),
+    ]
+    for args, match in bad_calls:
+        with pytest.raises(ValueError, match=match):
+            wrapped(*args)
+        for a, b in zip(wrapped.residuals[0], residuals, strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert wrapped.bytes_per_round == sent
+
+    def bad_count(cid, params, server_round, rng):
+        return [np.zeros(3)], 2.5
+
+    def bad_message(cid, params, server_round, rng):
+        return [np.zeros(3)], 1
+
+    with pytest.raises(ValueError, match="client 3: num_examples must be an integer"):
+        CompressedClient(bad_count, quantize_8bit)(3, [np.zeros(3)], 1, rng)
+    with pytest.raises(TypeError, match="client 3: the compressor returned a ndarray"):
+        CompressedClient(bad_message, lambda x: x)(3, [np.zeros(3)], 1, rng)
+    with pytest.raises(TypeError, match="client_fn must be a client function"):
+        CompressedClient(None, quantize_8bit)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="error_feedback must be True or False"):
+        CompressedClient(fixed, quantize_8bit, error_feedback=1)  # type: ignore[arg-type]
+
+
+def test_quantize_tiny_values_send_zeros_instead_of_dividing_by_zero() -> None:
+    msg = quantize_8bit(np.array([5e-324, -5e-324]))
+    assert msg.scale == 0.0
+    np.testing.assert_array_equal(dequantize(msg), [0.0, 0.0])
+
+
+def test_quantize_does_not_modify_its_input() -> None:
+    x = np.array([0.3, -0.77, 1.0])
+    quantize_8bit(x, rng=np.random.default_rng(1))
+    topk_sparsify(x, 1)
+    np.testing.assert_array_equal(x, [0.3, -0.77, 1.0])
