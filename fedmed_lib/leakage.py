@@ -29,26 +29,32 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from fedmed_lib._validate import (
+    InputTypeError,
+    check_int,
+    check_nonnegative,
+    check_real_array,
+    check_seed,
+)
+
 Array = NDArray[np.float64]
 
 
 def _check_dense_gradient(grad_W: np.ndarray, grad_b: np.ndarray) -> tuple[Array, Array]:
     """Validate a dense layer's gradient pair and return float64 copies."""
-    gW = np.array(grad_W, dtype=np.float64)
-    gb = np.array(grad_b, dtype=np.float64)
+    gW = check_real_array(grad_W, name="grad_W").copy()
+    gb = check_real_array(grad_b, name="grad_b").copy()
     if gW.ndim != 2:
         raise ValueError(
             f"grad_W must be 2-D (n_outputs, n_inputs), got shape {gW.shape}"
         )
+    if gW.size == 0:
+        raise ValueError(f"grad_W is empty (shape {gW.shape})")
     if gb.shape != (gW.shape[0],):
         raise ValueError(
             f"grad_b must have one entry per row of grad_W: expected shape "
             f"({gW.shape[0]},), got {gb.shape} (is grad_W transposed?)"
         )
-    if not np.all(np.isfinite(gW)):
-        raise ValueError("grad_W contains NaN or Inf")
-    if not np.all(np.isfinite(gb)):
-        raise ValueError("grad_b contains NaN or Inf")
     return gW, gb
 
 
@@ -80,11 +86,13 @@ def recover_from_dense_gradient(
     Raises
     ------
     ValueError
-        If the shapes do not match, a gradient is not finite, ``row`` is out of range,
-        or the bias gradient used is zero (nothing to divide by).
+        If the shapes do not match, a gradient is not a finite real array, ``row`` is
+        not an integer in range, or the bias gradient used is zero (nothing to divide
+        by).
     """
     gW, gb = _check_dense_gradient(grad_W, grad_b)
     if row is not None:
+        row = check_int(row, name="row")
         if not 0 <= row < gW.shape[0]:
             raise ValueError(f"row {row} is out of range for {gW.shape[0]} output units")
         if gb[row] == 0.0:
@@ -127,19 +135,32 @@ def recover_class_means(
     Raises
     ------
     ValueError
-        If the shapes are wrong, ``num_examples`` is not a positive integer, the counts
-        are not whole numbers (the gradient was not taken at ``theta = 0``), or every
-        class is present (then the sums are not identifiable).
+        If the shapes are wrong, a gradient is not a finite real array,
+        ``num_examples`` is not a positive integer, the counts are not whole numbers
+        adding up to ``num_examples`` (the gradient was not taken at ``theta = 0``),
+        or every class is present (then the sums are not identifiable).
     """
     gW, gb = _check_dense_gradient(grad_W, grad_b)
-    if isinstance(num_examples, bool) or not isinstance(num_examples, int | np.integer):
-        raise ValueError(f"num_examples must be an integer, got {num_examples!r}")
+    num_examples = check_int(num_examples, name="num_examples")
     if num_examples <= 0:
         raise ValueError(f"num_examples must be positive, got {num_examples}")
+    if num_examples > 2**52:
+        raise ValueError(f"num_examples={num_examples} is too large to count in float64")
     n_classes = gW.shape[0]
+    if n_classes < 2:
+        raise ValueError(f"a softmax layer has at least 2 classes, grad_W has {n_classes} rows")
     counts_float = num_examples * (1.0 / n_classes - gb)
+    if np.abs(counts_float).max() > 2**52:
+        raise ValueError(
+            "label counts are not whole numbers: was the gradient taken at theta = 0 "
+            "with the mean softmax cross-entropy?"
+        )
     counts = np.rint(counts_float).astype(np.int64)
-    if np.max(np.abs(counts_float - counts)) > 1e-6 or counts.min() < 0:
+    if (
+        np.max(np.abs(counts_float - counts)) > 1e-6
+        or counts.min() < 0
+        or counts.sum() != num_examples
+    ):
         raise ValueError(
             "label counts are not whole numbers: was the gradient taken at theta = 0 "
             "with the mean softmax cross-entropy?"
@@ -225,37 +246,59 @@ def dlg_attack(
     ------
     ValueError
         If ``observed_grads`` does not match the model's variables (count, shape, dtype
-        of the model), contains NaN/Inf, or ``num_iters`` is not positive.
+        of the model) or is not finite real data, ``num_iters`` is not a positive
+        integer, ``init_scale`` is not a number >= 0, ``seed`` is not a non-negative
+        integer, or ``x_true`` is malformed, all zero or of the wrong size. The cheap
+        checks run before TensorFlow is imported.
     """
+    if not isinstance(infer_label, bool):
+        raise InputTypeError(f"infer_label must be True or False, got {infer_label!r}")
+    num_iters = check_int(num_iters, name="num_iters")
+    if num_iters <= 0:
+        raise ValueError(f"num_iters must be a positive integer, got {num_iters!r}")
+    init_scale = check_nonnegative(init_scale, name="init_scale")
+    seed = check_seed(seed)
+    if (
+        observed_grads is None
+        or isinstance(observed_grads, str | bytes | np.ndarray)
+        or not isinstance(observed_grads, Sequence)
+    ):
+        raise InputTypeError(
+            "observed_grads must be a list of arrays (one per trainable variable), got "
+            f"{type(observed_grads).__name__}"
+        )
+    grads = [check_real_array(g, name=f"observed_grads[{i}]") for i, g in enumerate(observed_grads)]
+    x_ref = None
+    if x_true is not None:
+        x_ref = check_real_array(x_true, name="x_true").reshape(-1)
+        if not np.any(x_ref):
+            raise ValueError("x_true is all zeros: the relative error divides by its norm")
+    variables = getattr(model, "trainable_variables", None)
+    if variables is None or not hasattr(model, "inputs"):
+        raise InputTypeError(f"model must be a Keras model, got {type(model).__name__}")
+    variables = list(variables)
+
     import tensorflow as tf
     from scipy.optimize import minimize
 
-    variables = list(model.trainable_variables)
-    if len(observed_grads) != len(variables):
+    if len(grads) != len(variables):
         raise ValueError(
-            f"observed_grads has {len(observed_grads)} arrays, the model has "
+            f"observed_grads has {len(grads)} arrays, the model has "
             f"{len(variables)} trainable variables"
         )
     if any(v.dtype != tf.float64 for v in variables):
         raise ValueError("the model must be float64 (build its layers with dtype='float64')")
     obs = []
-    for i, (g, v) in enumerate(zip(observed_grads, variables, strict=True)):
-        a = np.asarray(g, dtype=np.float64)
+    for i, (a, v) in enumerate(zip(grads, variables, strict=True)):
         if a.shape != tuple(v.shape):
             raise ValueError(
                 f"observed_grads[{i}] ({v.name}) has shape {a.shape}, expected {tuple(v.shape)}"
             )
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"observed_grads[{i}] ({v.name}) contains NaN or Inf")
         obs.append(tf.constant(a))
-    if isinstance(num_iters, bool) or not isinstance(num_iters, int) or num_iters <= 0:
-        raise ValueError(f"num_iters must be a positive integer, got {num_iters!r}")
     n_inputs = int(model.inputs[0].shape[-1])
     n_classes = int(variables[-1].shape[0])
-    if x_true is not None:
-        x_ref = np.asarray(x_true, dtype=np.float64).reshape(-1)
-        if x_ref.size != n_inputs:
-            raise ValueError(f"x_true has {x_ref.size} entries, the model takes {n_inputs}")
+    if x_ref is not None and x_ref.size != n_inputs:
+        raise ValueError(f"x_true has {x_ref.size} entries, the model takes {n_inputs}")
 
     label = np.zeros(n_classes)
     label[int(np.argmin(obs[-1].numpy()))] = 1.0
@@ -292,7 +335,7 @@ def dlg_attack(
 
     def callback(z: np.ndarray) -> None:
         result.match_loss.append(fun(z)[0])
-        if x_true is not None:
+        if x_ref is not None:
             err = np.linalg.norm(z[:n_inputs] - x_ref) / np.linalg.norm(x_ref)
             result.error.append(float(err))
 

@@ -77,7 +77,15 @@ def test_zero_bias_rows_are_ignored():
         (np.ones(3), np.ones(3), {}, "must be 2-D"),
         (np.ones((2, 3)), np.ones(3), {}, "one entry per row"),
         (np.array([[np.nan, 1.0]]), np.ones(1), {}, "grad_W contains NaN"),
-        (np.ones((1, 2)), np.array([np.inf]), {}, "grad_b contains NaN or Inf"),
+        (np.ones((1, 2)), np.array([np.inf]), {}, "grad_b contains Inf"),
+        (np.ones((1, 2)) + 0j, np.ones(1), {}, "grad_W must be real"),
+        (np.ones((1, 2)), np.array(["1"]), {}, "grad_b must be a numeric array"),
+        (np.ones((1, 2), dtype=bool), np.ones(1), {}, "grad_W must be numeric"),
+        (None, np.ones(1), {}, "grad_W must be a numeric array"),
+        (np.ones((0, 2)), np.ones(0), {}, "grad_W is empty"),
+        (np.ones((2, 2)), np.ones(2), {"row": 1.5}, "row must be an integer"),
+        (np.ones((2, 2)), np.ones(2), {"row": True}, "row must be an integer"),
+        (np.ones((2, 2)), np.ones(2), {"row": -1}, "out of range"),
         (np.zeros((2, 2)), np.zeros(2), {}, "zero for every unit"),
         (np.ones((2, 2)), np.ones(2), {"row": 2}, "out of range"),
     ],
@@ -126,6 +134,16 @@ def test_class_means_bad_input():
         recover_class_means(g_all[1:].T, g_all[0], num_examples=0)
     with pytest.raises(ValueError, match="num_examples must be an integer"):
         recover_class_means(g_all[1:].T, g_all[0], num_examples=2.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="num_examples must be an integer"):
+        recover_class_means(g_all[1:].T, g_all[0], num_examples=True)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="too large"):
+        recover_class_means(g_all[1:].T, g_all[0], num_examples=10**30)
+    # the counts read from the bias must add up to the batch size
+    g_two = softmax_grad(np.zeros((3, 3)), add_intercept(X[:2]), np.array([0, 1]))
+    with pytest.raises(ValueError, match="not whole numbers"):
+        recover_class_means(g_two[1:].T, g_two[0], num_examples=5)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        recover_class_means(np.ones((1, 2)), np.zeros(1), num_examples=1)
 
 
 @pytest.fixture(scope="module")
@@ -178,4 +196,26 @@ def test_dlg_bad_input(tiny_mlp):
     with pytest.raises(ValueError, match="num_iters"):
         dlg_attack(tiny_mlp, grads, num_iters=0)
     with pytest.raises(ValueError, match="x_true has 4 entries"):
-        dlg_attack(tiny_mlp, grads, x_true=np.zeros(4))
+        dlg_attack(tiny_mlp, grads, x_true=np.ones(4))
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"num_iters": 2.5}, "num_iters must be an integer"),
+    ({"num_iters": True}, "num_iters must be an integer"),
+    ({"seed": None}, "seed must be a non-negative integer, got None"),
+    ({"seed": -1}, "seed must be at least 0"),
+    ({"init_scale": "0.1"}, "init_scale must be a real number"),
+    ({"init_scale": float("nan")}, "init_scale must be finite"),
+    ({"infer_label": 1}, "infer_label must be True or False"),
+    ({"x_true": np.zeros(5)}, "x_true is all zeros"),
+    ({"x_true": np.array([1j])}, "x_true must be real"),
+    ({"observed_grads": np.zeros(3)}, "observed_grads must be a list of arrays"),
+    ({"observed_grads": [np.array([np.nan])]}, r"observed_grads\[0\] contains NaN"),
+    ({"observed_grads": [np.array(["a"])]}, r"observed_grads\[0\] must be a numeric array"),
+    ({"model": object()}, "model must be a Keras model"),
+])
+def test_dlg_checks_its_arguments_before_importing_tensorflow(kwargs, match):
+    args = {"model": None, "observed_grads": [np.zeros(2)], **kwargs}
+    model, grads = args.pop("model"), args.pop("observed_grads")
+    with pytest.raises(ValueError, match=match):
+        dlg_attack(model, grads, **args)
