@@ -25,13 +25,32 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from fedmed_lib._validate import Params, check_update, client_label
+from fedmed_lib._validate import (
+    InputTypeError,
+    Params,
+    check_int,
+    check_positive,
+    check_seed,
+    check_update,
+    client_label,
+)
 from fedmed_lib.algorithms import ClientFn
 
 if TYPE_CHECKING:  # pragma: no cover - keras is imported lazily (costs seconds)
     import keras
 
 Images = NDArray[np.float32]
+
+
+def _int_tuple(value: object, *, name: str, length: int) -> tuple[int, ...]:
+    if not isinstance(value, tuple | list) or len(value) != length:
+        raise InputTypeError(f"{name} must be a tuple of {length} integers, got {value!r}")
+    return tuple(check_int(v, name=name) for v in value)
+
+
+def _check_model(model: object) -> None:
+    if not (hasattr(model, "get_weights") and hasattr(model, "set_weights")):
+        raise InputTypeError(f"model must be a Keras model, got {type(model).__name__}")
 
 
 def build_cnn(
@@ -53,24 +72,31 @@ def build_cnn(
     Raises
     ------
     ValueError
-        If ``lr`` is not positive or a layer size is below 1.
+        If ``seed`` is not a non-negative integer, ``lr`` is not a positive number,
+        ``input_shape`` is not three positive integers, or a layer size is not an
+        integer >= 1. These checks run before Keras is imported.
     """
-    import keras
-
-    if not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if min(*filters, dense_units) < 1:
+    seed = check_seed(seed)
+    lr = check_positive(lr, name="lr")
+    shape_in = _int_tuple(input_shape, name="input_shape", length=3)
+    sizes = _int_tuple(filters, name="filters", length=2)
+    dense_units = check_int(dense_units, name="dense_units")
+    if min(*sizes, dense_units) < 1:
         raise ValueError(f"layer sizes must be at least 1, got {filters} and {dense_units}")
+    if min(shape_in) < 1:
+        raise ValueError(f"input_shape must be positive sizes, got {input_shape}")
+
+    import keras
 
     def init(i: int) -> Any:
         return keras.initializers.GlorotUniform(seed=seed * 100 + i)
 
     model = keras.Sequential(
         [
-            keras.Input(input_shape),
-            keras.layers.Conv2D(filters[0], 3, activation="relu", kernel_initializer=init(0)),
+            keras.Input(shape_in),
+            keras.layers.Conv2D(sizes[0], 3, activation="relu", kernel_initializer=init(0)),
             keras.layers.MaxPooling2D(2),
-            keras.layers.Conv2D(filters[1], 3, activation="relu", kernel_initializer=init(1)),
+            keras.layers.Conv2D(sizes[1], 3, activation="relu", kernel_initializer=init(1)),
             keras.layers.MaxPooling2D(2),
             keras.layers.Flatten(),
             keras.layers.Dense(dense_units, activation="relu", kernel_initializer=init(2)),
@@ -86,6 +112,7 @@ def get_params(model: keras.Model) -> Params:
 
     Introduced in :ref:`ch-medical-images`.
     """
+    _check_model(model)
     return [np.array(w, dtype=np.float64) for w in model.get_weights()]
 
 
@@ -98,8 +125,9 @@ def set_params(model: keras.Model, params: Sequence[np.ndarray], *, client: int 
     ------
     ValueError
         If the number of arrays or a shape differs from the model's weights, or an
-        array holds NaN/Inf; the model is left unchanged.
+        array holds NaN/Inf or is not real numeric data; the model is left unchanged.
     """
+    _check_model(model)
     checked = check_update(params, model.get_weights(), client=client)
     model.set_weights([a.astype(np.float32) for a in checked])
 
@@ -114,9 +142,15 @@ def check_image_clients(
     Raises
     ------
     ValueError
-        Naming the client whose data is empty, mis-shaped, non-finite, or whose labels
-        are not 0/1 or do not match the number of images.
+        Naming the client whose data is empty, mis-shaped, non-finite, not real
+        numeric data, or whose labels are not a 1-D array of 0/1 with one per image.
     """
+    if clients is None or isinstance(clients, str | bytes | np.ndarray) or not isinstance(
+        clients, Sequence
+    ):
+        raise InputTypeError(
+            f"clients must be a list of (X, y) pairs, got {type(clients).__name__}"
+        )
     if len(clients) == 0:
         raise ValueError("no clients: the list of client data sets is empty")
     out = []
@@ -125,14 +159,16 @@ def check_image_clients(
         who = client_label(k)
         if not isinstance(item, tuple | list) or len(item) != 2:
             raise ValueError(f"{who}: expected an (X, y) pair")
-        X = np.asarray(item[0], dtype=np.float32)
-        y = np.asarray(item[1], dtype=np.float32).reshape(-1)
+        X = _images(item[0], name=f"{who}: X")
+        y = _images(item[1], name=f"{who}: y")
         if X.ndim < 2 or X.shape[0] == 0:
             raise ValueError(f"{who}: empty data or no image axes (X has shape {X.shape})")
         if shape is None:
             shape = X.shape[1:]
         elif X.shape[1:] != shape:
             raise ValueError(f"{who}: images of shape {X.shape[1:]}, client 0 has {shape}")
+        if y.ndim != 1:
+            raise ValueError(f"{who}: y must be 1-D (n_images,), got shape {y.shape}")
         if y.shape[0] != X.shape[0]:
             raise ValueError(f"{who}: {X.shape[0]} images but {y.shape[0]} labels")
         if not np.all(np.isfinite(X)):
@@ -140,6 +176,25 @@ def check_image_clients(
         if not np.isin(y, (0.0, 1.0)).all():
             raise ValueError(f"{who}: labels must be 0 or 1")
         out.append((X, y))
+    return out
+
+
+def _images(value: object, *, name: str) -> Images:
+    """Return a real numeric array as float32 (refusing None, str, bool, complex, object)."""
+    if value is None or isinstance(value, str | bytes):
+        raise InputTypeError(f"{name} must be a numeric array, got {type(value).__name__}")
+    try:
+        a = np.asarray(value)
+    except ValueError as err:
+        raise ValueError(f"{name} is not a rectangular numeric array ({err})") from err
+    if a.dtype == np.bool_ or not (
+        np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)
+    ):
+        raise InputTypeError(f"{name} must be a real numeric array, got dtype {a.dtype}")
+    with np.errstate(over="ignore"):
+        out = a.astype(np.float32)
+    if np.isinf(out).any() and not np.isinf(a).any():
+        raise ValueError(f"{name} has values too large for float32")
     return out
 
 
@@ -175,21 +230,30 @@ def keras_client_fn(
     Raises
     ------
     ValueError
-        If the data are malformed, ``local_epochs`` or ``batch_size`` is below 1; the
-        returned function raises it for an unknown client or for ``params`` that do
-        not fit the model (the global model is never modified).
+        If the data are malformed (naming the client), ``local_epochs`` or
+        ``batch_size`` is not an integer >= 1, or ``shuffle`` is not a bool; the
+        returned function raises it for an unknown or non-integer client, a bad
+        ``server_round`` or ``rng``, or ``params`` that do not fit the model (the
+        global model is never modified).
     """
+    _check_model(model)
     data = check_image_clients(clients)
-    if local_epochs < 1:
-        raise ValueError(f"local_epochs must be at least 1, got {local_epochs}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    local_epochs = check_int(local_epochs, name="local_epochs", minimum=1)
+    batch_size = check_int(batch_size, name="batch_size", minimum=1)
+    if not isinstance(shuffle, bool):
+        raise InputTypeError(f"shuffle must be True or False, got {shuffle!r}")
 
     def fit(
         cid: int, params: Params, server_round: int, rng: np.random.Generator
     ) -> tuple[Params, int]:
+        cid = check_int(cid, name="cid")
         if not 0 <= cid < len(data):
             raise ValueError(f"{client_label(cid)} does not exist: clients are 0..{len(data) - 1}")
+        check_int(server_round, name="server_round", minimum=0)
+        if not isinstance(rng, np.random.Generator):
+            raise InputTypeError(
+                f"{client_label(cid)}: rng must be a numpy Generator, got {type(rng).__name__}"
+            )
         start = check_update(params, model.get_weights(), client=cid)
         set_params(model, start, client=cid)
         X, y = data[cid]
@@ -209,7 +273,18 @@ def predict_proba(
     """Return the model's probability of class 1 for every image, with weights ``params``.
 
     Introduced in :ref:`ch-medical-images`.
+
+    Raises
+    ------
+    ValueError
+        If ``params`` do not fit the model, or ``X`` is not a finite real array of
+        images ``(n, ...)``; the model's weights are left unchanged.
     """
+    images = _images(X, name="X")
+    if images.ndim < 2 or images.shape[0] == 0:
+        raise ValueError(f"X must hold at least one image, got shape {images.shape}")
+    if not np.all(np.isfinite(images)):
+        raise ValueError("X contains NaN or Inf")
     set_params(model, params, client="global model")
-    p = model(np.asarray(X, dtype=np.float32), training=False)
+    p = model(images, training=False)
     return np.asarray(p, dtype=np.float64).reshape(-1)

@@ -101,6 +101,13 @@ def test_predict_proba_matches_keras():
     ([(np.full((2, *SHAPE), np.nan), np.zeros(2))], "NaN"),
     ([(np.zeros((2, *SHAPE)), np.array([0, 2]))], "0 or 1"),
     ([np.zeros(3)], "(X, y) pair"),
+    ([(np.zeros((2, *SHAPE)), np.zeros((2, 1)))], "client 0: y must be 1-D"),
+    ([(np.zeros((2, *SHAPE)) + 0j, np.zeros(2))], "client 0: X must be a real numeric array"),
+    ([(np.zeros((2, *SHAPE), dtype=bool), np.zeros(2))], "client 0: X must be a real numeric"),
+    ([(np.zeros((2, *SHAPE)), np.array(["0", "1"]))], "client 0: y must be a real numeric"),
+    ([(None, np.zeros(2))], "client 0: X must be a numeric array"),
+    ([(np.full((2, *SHAPE), 1e300), np.zeros(2))], "client 0: X has values too large for float32"),
+    (np.zeros((2, 2)), "clients must be a list of"),
 ])
 def test_bad_client_data(clients, msg):
     with pytest.raises(ValueError, match=msg.replace("(", r"\(").replace(")", r"\)")):
@@ -117,9 +124,35 @@ def test_bad_hyper_parameters():
         build_cnn(seed=0, lr=0.0)
     with pytest.raises(ValueError, match="layer sizes"):
         build_cnn(seed=0, filters=(0, 2))
+    with pytest.raises(ValueError, match="local_epochs must be an integer"):
+        keras_client_fn(model, [data(0, 3)], local_epochs=1.5)
+    with pytest.raises(ValueError, match="batch_size must be an integer"):
+        keras_client_fn(model, [data(0, 3)], batch_size=True)
+    with pytest.raises(TypeError, match="shuffle must be True or False"):
+        keras_client_fn(model, [data(0, 3)], shuffle="yes")
+    with pytest.raises(TypeError, match="model must be a Keras model"):
+        keras_client_fn(None, [data(0, 3)])
 
 
-@pytest.mark.parametrize("bad", ["unknown-client", "wrong-count", "wrong-shape", "nan"])
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"seed": None}, "seed must be a non-negative integer, got None"),
+    ({"seed": -1}, "seed must be at least 0"),
+    ({"seed": 0.5}, "seed must be an integer"),
+    ({"seed": 0, "lr": "0.1"}, "lr must be a real number"),
+    ({"seed": 0, "lr": True}, "lr must be a real number"),
+    ({"seed": 0, "dense_units": 2.5}, "dense_units must be an integer"),
+    ({"seed": 0, "filters": (2, 1.5)}, "filters must be an integer"),
+    ({"seed": 0, "filters": 4}, "filters must be a tuple of 2 integers"),
+    ({"seed": 0, "input_shape": (28, 28)}, "input_shape must be a tuple of 3 integers"),
+    ({"seed": 0, "input_shape": (28, 0, 1)}, "input_shape must be positive sizes"),
+])
+def test_build_cnn_checks_before_importing_keras(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        build_cnn(**kwargs)
+
+
+@pytest.mark.parametrize("bad", ["unknown-client", "wrong-count", "wrong-shape", "nan",
+                                 "complex", "float-cid", "rng", "round"])
 def test_bad_params_leave_the_model_unchanged(bad):
     model = tiny()
     fit = keras_client_fn(model, [data(0, 4), data(1, 4)])
@@ -132,8 +165,30 @@ def test_bad_params_leave_the_model_unchanged(bad):
         sent, msg = sent[:-1], "client 1: update has 7 arrays"
     elif bad == "wrong-shape":
         sent[0] = np.zeros((2, 2)); msg = "client 1: array 0 has shape"
+    elif bad == "complex":
+        sent[3] = sent[3] + 1j; msg = "client 1: array 3 must be real"
+    elif bad == "float-cid":
+        cid, msg = 1.0, "cid must be an integer"
+    elif bad == "rng":
+        msg = "client 1: rng must be a numpy Generator"
+    elif bad == "round":
+        msg = "server_round must be an integer"
     else:
         sent[3][0] = np.nan; msg = "client 1: array 3 contains NaN"
+    rng = 0 if bad == "rng" else np.random.default_rng(0)
+    server_round = 1.5 if bad == "round" else 1
     with pytest.raises(ValueError, match=msg):
-        fit(cid, sent, 1, np.random.default_rng(0))
+        fit(cid, sent, server_round, rng)
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))
+
+
+def test_predict_proba_rejects_bad_images_and_keeps_the_weights():
+    model = tiny()
+    params = get_params(model)
+    before = [w.copy() for w in model.get_weights()]
+    for X, match in [(np.full((2, *SHAPE), np.nan), "X contains NaN"),
+                     (np.zeros((2, *SHAPE)) + 0j, "X must be a real numeric"),
+                     (np.zeros((0, *SHAPE)), "X must hold at least one image")]:
+        with pytest.raises(ValueError, match=match):
+            predict_proba(model, [p + 1 for p in params], X)
+        assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))
