@@ -11,11 +11,13 @@ All models take a design matrix ``X`` that already contains the intercept column
 ``l2 * ||theta_w||^2 / 2`` (the intercept, column 0, is not penalised) is used in
 :ref:`ch-overfitting`.
 
-Input checks are cheap because the losses and gradients run in the inner loop of
-local training: types, shapes, ``theta``, ``l2`` and the labels are checked on every
-call (the logistic model takes labels 0 and 1 only, the softmax model integer labels
-``0 .. n_classes - 1``); the ``O(n p)`` scan of ``X`` for NaN and Inf is only run
-when the result is not finite, to say which input was to blame.
+Every public loss and gradient checks its input, cheaply, because they run in the
+inner loop of local training: types, shapes, ``l2`` and the labels are checked on
+every call (the logistic model takes labels 0 and 1 only, the softmax model integer
+labels ``0 .. n_classes - 1``); NaN and Inf in ``X``, ``y`` or ``theta`` always make
+the result non-finite, so the scan that names the culprit only runs then. A loop
+that has checked its data once may call the unchecked kernels instead
+(:attr:`Model.unchecked_loss`, :attr:`Model.unchecked_grad`).
 """
 
 from __future__ import annotations
@@ -56,13 +58,7 @@ def _real(value: object, *, name: str, ndim: int) -> Array:
     return a
 
 
-def _check_l2(l2: object) -> float:
-    if type(l2) is float and 0.0 <= l2 < np.inf:
-        return l2
-    return check_nonnegative(l2, name="l2")
-
-
-def _check_theta(theta: object, n_features: int, *, ndim: int) -> Array:
+def _check_theta(theta: object, n_features: int, *, ndim: int, finite: bool = True) -> Array:
     t = _real(theta, name="theta", ndim=ndim)
     if t.shape[0] != n_features:
         raise ValueError(
@@ -71,14 +67,21 @@ def _check_theta(theta: object, n_features: int, *, ndim: int) -> Array:
         )
     if ndim == 2 and t.shape[1] < 2:
         raise ValueError(f"theta must have one column per class (at least 2), got shape {t.shape}")
-    if not np.isfinite(t).all():
+    if finite and not np.isfinite(t).all():
         raise ValueError("theta contains NaN or Inf")
     return t
 
 
-def _check_xy(
-    theta: object, X: object, y: object, *, theta_ndim: int
-) -> tuple[Array, Array, Array]:
+def _check_args(
+    theta: object, X: object, y: object, l2: object, *, theta_ndim: int
+) -> tuple[Array, Array, Array, float]:
+    """Run the cheap checks of every loss and gradient: types, shapes and ``l2``.
+
+    NaN and Inf in ``X``, ``y`` and ``theta`` are found by :func:`_finite` from the
+    result, which they always make non-finite: the penalty term multiplies every
+    entry of ``theta`` (``0 * inf`` is NaN even when ``l2 = 0``).
+    """
+    penalty = l2 if type(l2) is float and 0.0 <= l2 < np.inf else check_nonnegative(l2, name="l2")
     Xa = _real(X, name="X", ndim=2)
     ya = _real(y, name="y", ndim=1)
     if Xa.shape[0] == 0:
@@ -87,7 +90,8 @@ def _check_xy(
         raise ValueError(
             f"X has {Xa.shape[0]} rows but y has {ya.shape[0]} (shapes {Xa.shape}, {ya.shape})"
         )
-    return _check_theta(theta, Xa.shape[1], ndim=theta_ndim), Xa, ya
+    t = _check_theta(theta, Xa.shape[1], ndim=theta_ndim, finite=False)
+    return t, Xa, ya, penalty
 
 
 def _check_binary(y: Array) -> None:
@@ -97,11 +101,11 @@ def _check_binary(y: Array) -> None:
 
 
 def _class_labels(y: Array, n_classes: int) -> NDArray[np.int64]:
-    if y.dtype.kind in "iu":
-        if y.min() >= 0 and y.max() < n_classes:
-            return y.astype(np.int64, copy=False)
-    elif ((y >= 0) & (y < n_classes) & (y == np.floor(y))).all():
-        return y.astype(np.int64)
+    """Return the labels as int64 after checking they are integers ``0 .. n_classes - 1``."""
+    if y.min() >= 0 and y.max() < n_classes:  # False for NaN, so the cast below is safe
+        yi = y.astype(np.int64, copy=False)
+        if y.dtype.kind in "iu" or (yi == y).all():
+            return yi
     bad = y[~((y >= 0) & (y < n_classes) & (y == np.floor(y)))]
     raise ValueError(
         f"labels must be integers 0..{n_classes - 1} for the softmax model "
@@ -109,23 +113,25 @@ def _class_labels(y: Array, n_classes: int) -> NDArray[np.int64]:
     )
 
 
-def _diagnose(result: float | Array, X: Array, y: Array, *, what: str) -> None:
-    """Name the input that made ``result`` NaN/Inf (``theta`` is already known to be finite).
+def _finite(result: float | Array, theta: Array, X: Array, y: Array, *, what: str) -> None:
+    """Name the input that made ``result`` NaN/Inf, or warn that finite inputs overflowed.
 
     The kernels run with NaN/overflow warnings off, so that bad data raises one clear
     error here. Finite inputs can still overflow float64 (huge values, a diverging
     learning rate); then the result is returned as it is, with a ``RuntimeWarning``.
     """
-    total = result if isinstance(result, float) else float(np.sum(result))
-    if not math.isfinite(total):
-        check_real_array(X, name="X")
-        check_real_array(y, name="y")
-        warnings.warn(
-            f"{what} overflowed float64 (huge values in X, y or theta; is the learning rate "
-            "too large?)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+    total = result if isinstance(result, float) else float(result.sum())
+    if math.isfinite(total) or (not isinstance(result, float) and np.isfinite(result).all()):
+        return
+    check_real_array(theta, name="theta")
+    check_real_array(X, name="X")
+    check_real_array(y, name="y")
+    warnings.warn(
+        f"{what} overflowed float64 (huge values in X, y or theta; is the learning rate "
+        "too large?)",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def _quiet() -> np.errstate:
@@ -158,6 +164,62 @@ def _penalty_mask(theta: np.ndarray) -> Array:
     return mask
 
 
+def _penalty(theta: Array, l2: float) -> float:
+    return float(0.5 * l2 * np.sum((_penalty_mask(theta) * theta) ** 2))
+
+
+# --- the kernels: no checks (see Model.unchecked_grad) ---------------------------------
+
+
+def _mse_loss(theta: Array, X: Array, y: Array, l2: float = 0.0) -> float:
+    r = X @ theta - y
+    return float(np.mean(r**2)) + _penalty(theta, l2)
+
+
+def _mse_grad(theta: Array, X: Array, y: Array, l2: float = 0.0) -> Array:
+    n = X.shape[0]
+    return np.asarray(2.0 / n * X.T @ (X @ theta - y) + l2 * _penalty_mask(theta) * theta)
+
+
+def _sigmoid(z: Array) -> Array:
+    out = np.empty_like(z)
+    pos = z >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
+    ez = np.exp(z[~pos])
+    out[~pos] = ez / (1.0 + ez)
+    return out
+
+
+def _logistic_loss(theta: Array, X: Array, y: Array, l2: float = 0.0) -> float:
+    z = X @ theta
+    return float(np.mean(np.logaddexp(0.0, z) - y * z)) + _penalty(theta, l2)
+
+
+def _logistic_grad(theta: Array, X: Array, y: Array, l2: float = 0.0) -> Array:
+    n = X.shape[0]
+    return np.asarray(X.T @ (_sigmoid(X @ theta) - y) / n + l2 * _penalty_mask(theta) * theta)
+
+
+def _softmax(z: Array) -> Array:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+def _softmax_loss(theta: Array, X: Array, y: np.ndarray, l2: float = 0.0) -> float:
+    yi = np.asarray(y, dtype=np.int64)
+    z = X @ theta
+    zmax = z.max(axis=1, keepdims=True)
+    logsumexp = np.log(np.exp(z - zmax).sum(axis=1)) + zmax[:, 0]
+    return float(np.mean(logsumexp - z[np.arange(len(yi)), yi])) + _penalty(theta, l2)
+
+
+def _softmax_grad(theta: Array, X: Array, y: np.ndarray, l2: float = 0.0) -> Array:
+    n = X.shape[0]
+    p = _softmax(X @ theta)
+    p[np.arange(n), np.asarray(y, dtype=np.int64)] -= 1.0
+    return np.asarray(X.T @ p / n + l2 * _penalty_mask(theta) * theta)
+
+
 # --- linear regression: squared error -------------------------------------------------
 
 
@@ -168,14 +230,13 @@ def mse_loss(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -
     ------
     ValueError
         If the shapes do not fit (``theta`` of shape ``(p,)``, ``X`` of ``(n, p)``,
-        ``y`` of ``(n,)``), ``X`` has no rows, an input holds NaN/Inf, or ``l2 < 0``.
+        ``y`` of ``(n,)``), ``X`` has no rows, an input holds NaN/Inf, or ``l2`` is not
+        a number ``>= 0``.
     """
-    penalty = _check_l2(l2)
-    t, Xa, ya = _check_xy(theta, X, y, theta_ndim=1)
+    t, Xa, ya, penalty = _check_args(theta, X, y, l2, theta_ndim=1)
     with _quiet():
-        r = Xa @ t - ya
-        out = float(np.mean(r**2) + 0.5 * penalty * np.sum((_penalty_mask(t) * t) ** 2))
-    _diagnose(out, Xa, ya, what="mse_loss")
+        out = _mse_loss(t, Xa, ya, penalty)
+    _finite(out, t, Xa, ya, what="mse_loss")
     return out
 
 
@@ -187,12 +248,10 @@ def mse_grad(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -
     ValueError
         As :func:`mse_loss`.
     """
-    penalty = _check_l2(l2)
-    t, Xa, ya = _check_xy(theta, X, y, theta_ndim=1)
-    n = Xa.shape[0]
+    t, Xa, ya, penalty = _check_args(theta, X, y, l2, theta_ndim=1)
     with _quiet():
-        out = np.asarray(2.0 / n * Xa.T @ (Xa @ t - ya) + penalty * _penalty_mask(t) * t)
-    _diagnose(out, Xa, ya, what="mse_grad")
+        out = _mse_grad(t, Xa, ya, penalty)
+    _finite(out, t, Xa, ya, what="mse_grad")
     return out
 
 
@@ -212,15 +271,6 @@ def sigmoid(z: np.ndarray) -> Array:
     return _sigmoid(check_real_array(z, name="z"))
 
 
-def _sigmoid(z: Array) -> Array:
-    out = np.empty_like(z)
-    pos = z >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
-    ez = np.exp(z[~pos])
-    out[~pos] = ez / (1.0 + ez)
-    return out
-
-
 def logistic_loss(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> float:
     """Mean binary cross-entropy of logistic regression. Introduced in :ref:`ch-gradient-descent`.
 
@@ -232,14 +282,11 @@ def logistic_loss(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0
     ValueError
         As :func:`mse_loss`, and if a label is not 0 or 1.
     """
-    penalty = _check_l2(l2)
-    t, Xa, ya = _check_xy(theta, X, y, theta_ndim=1)
+    t, Xa, ya, penalty = _check_args(theta, X, y, l2, theta_ndim=1)
     _check_binary(ya)
     with _quiet():
-        z = Xa @ t
-        ce = np.mean(np.logaddexp(0.0, z) - ya * z)
-        out = float(ce + 0.5 * penalty * np.sum((_penalty_mask(t) * t) ** 2))
-    _diagnose(out, Xa, ya, what="logistic_loss")
+        out = _logistic_loss(t, Xa, ya, penalty)
+    _finite(out, t, Xa, ya, what="logistic_loss")
     return out
 
 
@@ -253,13 +300,11 @@ def logistic_grad(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0
     ValueError
         As :func:`logistic_loss`.
     """
-    penalty = _check_l2(l2)
-    t, Xa, ya = _check_xy(theta, X, y, theta_ndim=1)
+    t, Xa, ya, penalty = _check_args(theta, X, y, l2, theta_ndim=1)
     _check_binary(ya)
-    n = Xa.shape[0]
     with _quiet():
-        out = np.asarray(Xa.T @ (_sigmoid(Xa @ t) - ya) / n + penalty * _penalty_mask(t) * t)
-    _diagnose(out, Xa, ya, what="logistic_grad")
+        out = _logistic_grad(t, Xa, ya, penalty)
+    _finite(out, t, Xa, ya, what="logistic_grad")
     return out
 
 
@@ -282,11 +327,6 @@ def softmax(z: np.ndarray) -> Array:
     return _softmax(z)
 
 
-def _softmax(z: Array) -> Array:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return np.asarray(e / e.sum(axis=1, keepdims=True))
-
-
 def softmax_loss(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> float:
     """Mean categorical cross-entropy; ``theta`` has shape (n_features, n_classes).
 
@@ -297,16 +337,11 @@ def softmax_loss(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0.
     ValueError
         As :func:`mse_loss`, and if a label is not an integer ``0 .. n_classes - 1``.
     """
-    penalty = _check_l2(l2)
-    t, Xa, ya = _check_xy(theta, X, y, theta_ndim=2)
+    t, Xa, ya, penalty = _check_args(theta, X, y, l2, theta_ndim=2)
     yi = _class_labels(ya, t.shape[1])
     with _quiet():
-        z = Xa @ t
-        zmax = z.max(axis=1, keepdims=True)
-        logsumexp = np.log(np.exp(z - zmax).sum(axis=1)) + zmax[:, 0]
-        ce = np.mean(logsumexp - z[np.arange(len(yi)), yi])
-        out = float(ce + 0.5 * penalty * np.sum((_penalty_mask(t) * t) ** 2))
-    _diagnose(out, Xa, ya, what="softmax_loss")
+        out = _softmax_loss(t, Xa, yi, penalty)
+    _finite(out, t, Xa, ya, what="softmax_loss")
     return out
 
 
@@ -320,16 +355,22 @@ def softmax_grad(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0.
     ValueError
         As :func:`softmax_loss`.
     """
-    penalty = _check_l2(l2)
-    t, Xa, ya = _check_xy(theta, X, y, theta_ndim=2)
+    t, Xa, ya, penalty = _check_args(theta, X, y, l2, theta_ndim=2)
     yi = _class_labels(ya, t.shape[1])
-    n = Xa.shape[0]
     with _quiet():
-        p = _softmax(Xa @ t)
-        p[np.arange(n), yi] -= 1.0
-        out = np.asarray(Xa.T @ p / n + penalty * _penalty_mask(t) * t)
-    _diagnose(out, Xa, ya, what="softmax_grad")
+        out = _softmax_grad(t, Xa, yi, penalty)
+    _finite(out, t, Xa, ya, what="softmax_grad")
     return out
+
+
+_UNCHECKED: dict[Callable[..., object], Callable[..., object]] = {
+    mse_loss: _mse_loss,
+    mse_grad: _mse_grad,
+    logistic_loss: _logistic_loss,
+    logistic_grad: _logistic_grad,
+    softmax_loss: _softmax_loss,
+    softmax_grad: _softmax_grad,
+}
 
 
 # --- predictions ----------------------------------------------------------------------
@@ -383,7 +424,8 @@ class Model:
         probabilities).
     binary
         ``True`` when the labels must be 0 or 1 (the logistic model). Code that
-        validates a client's data before training (e.g. local training) reads it.
+        validates a client's data before training (e.g. local training) reads it,
+        then may run its steps with :attr:`unchecked_grad`.
         A model named ``"logistic"`` is always binary, so a wrapper built as
         ``Model(model.name, model.loss, new_grad, model.predict)`` keeps the flag.
     """
@@ -405,6 +447,25 @@ class Model:
             raise InputTypeError(f"binary must be True or False, got {self.binary!r}")
         if self.name == "logistic" and not self.binary:
             object.__setattr__(self, "binary", True)
+
+    @property
+    def unchecked_loss(self) -> Callable[..., float]:
+        """The loss without input checks, for loops whose data were checked once.
+
+        For the book's models this is the numerical kernel behind :attr:`loss`
+        (same signature, same result on valid input, no checks, no error messages);
+        for any other loss it is :attr:`loss` itself.
+        """
+        return _UNCHECKED.get(self.loss, self.loss)  # type: ignore[return-value]
+
+    @property
+    def unchecked_grad(self) -> Callable[..., Array]:
+        """The gradient without input checks, e.g. for the steps of local SGD.
+
+        The caller must have checked ``X``, ``y`` (labels included) and ``theta``
+        already; see :attr:`unchecked_loss`.
+        """
+        return _UNCHECKED.get(self.grad, self.grad)  # type: ignore[return-value]
 
     def init(self, n_features: int, n_classes: int = 2) -> Array:
         """Zero parameters for ``n_features`` columns of ``X`` (intercept included).

@@ -299,3 +299,31 @@ def test_overflow_with_finite_inputs_is_returned_not_blamed_on_the_data():
     # finite inputs whose squared residual overflows: the loss is inf, no error is invented
     with pytest.warns(RuntimeWarning, match="mse_loss overflowed float64"):
         assert models.mse_loss(np.zeros(2), X3, np.array([1e200, 0.0, 0.0])) == np.inf
+
+
+@pytest.mark.parametrize("name", ["linear", "logistic", "softmax"])
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("entry", [0, 1])  # the intercept (never penalised) and a weight
+def test_non_finite_theta_is_named_even_without_penalty(name, bad, entry):
+    # theta is not scanned up front: a NaN/Inf entry must still reach the result
+    model = models.get_model(name)
+    theta = model.init(2, n_classes=3)
+    theta[entry] = bad
+    y = np.array([0.0, 1.0, 1.0])
+    for f in (model.loss, model.grad):
+        with pytest.raises(ValueError, match="theta contains"):
+            f(theta, X3, y)
+
+
+@pytest.mark.parametrize("name", ["linear", "logistic", "softmax"])
+def test_unchecked_kernels_equal_the_checked_functions(name):
+    X, y, theta = _problem(name, 3)
+    model = models.get_model(name)
+    assert model.unchecked_grad is not model.grad
+    assert model.unchecked_loss(theta, X, y, 0.2) == model.loss(theta, X, y, l2=0.2)
+    np.testing.assert_array_equal(model.unchecked_grad(theta, X, y, 0.2),
+                                  model.grad(theta, X, y, l2=0.2))
+    custom = models.Model("custom", model.loss, lambda *a, **k: model.grad(*a, **k),
+                          model.predict)
+    assert custom.unchecked_loss is model.unchecked_loss
+    assert custom.unchecked_grad is custom.grad  # no kernel known: the function itself
