@@ -64,17 +64,17 @@ def check_labels(
 ) -> None:
     """Check that ``y`` suits ``model``: 0/1 for logistic, class indices for softmax.
 
-    The check goes by the model's name (``model.name``): ``"logistic"`` needs labels in
-    {0, 1} (1 is the disease); ``"softmax"`` needs integer class indices, below the
-    number of columns of ``theta`` when ``theta`` is given; ``"linear"`` takes any real
-    targets. Introduced in :ref:`ch-fedavg`.
+    A binary model (``model.binary``, always true for the model named ``"logistic"``)
+    needs labels in {0, 1} (1 is the disease); the model named ``"softmax"`` needs
+    integer class indices, below the number of columns of ``theta`` when ``theta`` is
+    given; ``"linear"`` takes any real targets. Introduced in :ref:`ch-fedavg`.
 
     Raises
     ------
     ValueError
         If a label does not suit the model (the message names the client).
     """
-    if model.name == "logistic":
+    if getattr(model, "binary", False) or model.name == "logistic":
         check_binary_labels(y, client=client)
     elif model.name == "softmax":
         num_classes = int(theta.shape[1]) if theta is not None and theta.ndim == 2 else 2**62

@@ -24,6 +24,7 @@ the strategy (:class:`Scaffold`) aggregates both halves. Introduced in
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -99,7 +100,7 @@ def corrected_model(model: Model, correction: np.ndarray) -> Model:
     def grad(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> Array:
         return np.asarray(m.grad(theta, X, y, l2=l2) + shift)
 
-    return Model(m.name, m.loss, grad, m.predict)
+    return dataclasses.replace(m, grad=grad)  # keeps the name, loss, predict and flags
 
 
 def _check_variate(value: object, theta: np.ndarray, *, name: str) -> Array:

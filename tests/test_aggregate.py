@@ -110,3 +110,46 @@ def test_add_subtract_flatten_unflatten_norm():
     assert global_norm(a) == pytest.approx(np.sqrt(14.0))
     with pytest.raises(ValueError, match="vector has 4 entries, the arrays need 3"):
         unflatten(np.zeros(4), a)
+
+
+# --- numerics at the edges -----------------------------------------------------------------
+
+
+def test_means_of_huge_values_are_finite_and_right():
+    big = [([np.array([1e308, -1e308, 3.0])], 1), ([np.array([1e308, -1e308, 5.0])], 1)]
+    for fn in (weighted_average, unweighted_average):
+        np.testing.assert_array_equal(fn(big)[0], [1e308, -1e308, 4.0])
+    from fedmed_lib.robust import coordinate_median, trimmed_mean
+
+    np.testing.assert_array_equal(coordinate_median(big)[0], [1e308, -1e308, 4.0])
+    np.testing.assert_array_equal(trimmed_mean(big, beta=0.0)[0], [1e308, -1e308, 4.0])
+    # the plain formulas overflow: this is what the scaling avoids
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.sum([1e308, 1e308]) / 2)
+
+
+def test_unweighted_average_is_bit_identical_to_sum_over_k_for_ordinary_values():
+    rng = np.random.default_rng(10)
+    for k in (2, 3, 7, 20):
+        stack = rng.normal(size=(k, 50)) * 10.0 ** rng.integers(-200, 200, size=(1, 50))
+        results = [([row], 1) for row in stack]
+        np.testing.assert_array_equal(unweighted_average(results)[0], np.sum(stack, axis=0) / k)
+
+
+def test_global_norm_does_not_overflow_and_is_exact_for_ordinary_values():
+    assert global_norm([np.full(4, 1e200)]) == pytest.approx(2e200, rel=1e-15)
+    assert global_norm([np.array([3e-200]), np.array([[4e-200]])]) == pytest.approx(5e-200)
+    assert global_norm([np.full(4, 1e308)]) == np.inf  # the norm itself exceeds the largest float
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        a = [rng.normal(size=5) * 10.0 ** rng.uniform(-50, 50), rng.normal(size=(2, 2))]
+        assert global_norm(a) == float(np.sqrt(sum(float(np.sum(np.square(p))) for p in a)))
+
+
+def test_add_refuses_mismatched_lists_and_bad_scale():
+    with pytest.raises(ValueError, match="params has 1 arrays, other has 2"):
+        add([np.zeros(2)], [np.zeros(2), np.zeros(1)])
+    with pytest.raises(ValueError, match=r"array 0: params has shape \(2,\), other has \(3,\)"):
+        add([np.zeros(2)], [np.zeros(3)])
+    with pytest.raises(TypeError, match="scale must be a real number"):
+        add([np.zeros(2)], [np.zeros(2)], None)  # type: ignore[arg-type]

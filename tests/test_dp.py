@@ -251,3 +251,46 @@ def test_epsilon_monotone() -> None:
 def test_epsilon_bad_inputs(args: tuple, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         compute_epsilon(*args)
+
+
+# --- clipping at the edges ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [1e200, 1e308, -1.7e308, 5e-324])
+def test_clip_scales_any_finite_update_to_norm_c(value: float) -> None:
+    update = [np.full(3, value), np.array([[value]])]
+    out = clip_update(update, 0.5)
+    norm = float(np.sqrt(sum(np.sum(a**2) for a in out)))
+    if abs(value) * 2 > 0.5:  # the update is longer than C: it comes back with norm C
+        assert norm == pytest.approx(0.5, rel=1e-15)
+        np.testing.assert_allclose(out[0], np.full(3, np.sign(value) * 0.25), rtol=1e-15)
+    else:  # inside the ball: unchanged
+        np.testing.assert_array_equal(out[0], update[0])
+    np.testing.assert_array_equal(update[0], np.full(3, value))  # input untouched
+
+
+def test_clip_is_bit_identical_to_the_plain_formula_for_ordinary_updates() -> None:
+    rng = np.random.default_rng(12)
+    for _ in range(300):
+        u = [rng.normal(size=4) * 10.0 ** rng.uniform(-3, 3)]
+        c = 10.0 ** rng.uniform(-2, 2)
+        norm = float(np.sqrt(sum(float(np.sum(np.square(a))) for a in u)))
+        expected = u[0] * min(1.0, c / norm)
+        np.testing.assert_array_equal(clip_update(u, c)[0], expected)
+
+
+def test_dp_wrapper_refuses_a_non_finite_model_and_keeps_the_old_one() -> None:
+    dp = DifferentialPrivacyServerSideFixedClipping(
+        FedAvg(server_lr=1e308), noise_multiplier=0.0, clipping_norm=10.0, num_sampled_clients=1)
+    current = [np.array([1e308, 0.0])]
+    with pytest.raises(ValueError, match="not finite"):
+        dp.aggregate_fit(1, [([np.array([5.0, 0.0])], 1)], current)
+    np.testing.assert_array_equal(current[0], [1e308, 0.0])
+
+
+def test_seed_must_be_a_non_negative_integer() -> None:
+    for seed in (1.5, None, -1, True, "1"):
+        with pytest.raises((TypeError, ValueError), match="seed"):
+            DifferentialPrivacyServerSideFixedClipping(
+                FedAvg(), noise_multiplier=1.0, clipping_norm=1.0, num_sampled_clients=2,
+                seed=seed)  # type: ignore[arg-type]

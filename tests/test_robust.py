@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fedmed_lib import robust
-from fedmed_lib.aggregate import weighted_average
+from fedmed_lib.aggregate import rule_metrics, weighted_average
 from fedmed_lib.algorithms import FedAvg
 
 
@@ -191,3 +191,72 @@ def test_norm_clip_bad_norm_and_empty() -> None:
     for rule in RULES:
         with pytest.raises(ValueError, match="empty"):
             rule([])
+
+
+# --- Krum's distances: exact at a large offset, finite at 1e154 -----------------------------
+
+
+def _exact_krum_choice(U, f):
+    """Krum's pick with exact rational arithmetic on explicit differences (ties: lowest)."""
+    from fractions import Fraction
+
+    rows = [[Fraction(float(x)) for x in u] for u in U]
+    m = len(rows)
+    scores = []
+    for i in range(m):
+        d = sorted(sum((a - b) ** 2 for a, b in zip(rows[i], rows[j])) for j in range(m) if j != i)
+        scores.append(sum(d[: m - f - 2]))
+    return min(range(m), key=lambda i: (scores[i], i))
+
+
+def _gram_krum_choice(U, f):
+    """The old formula ||a||^2 + ||b||^2 - 2 a.b, which cancels catastrophically."""
+    m = U.shape[0]
+    sq = np.sum(U**2, axis=1)
+    dist = np.maximum(sq[:, None] + sq[None, :] - 2.0 * U @ U.T, 0.0)
+    np.fill_diagonal(dist, np.inf)
+    return int(np.argsort(np.sort(dist, axis=1)[:, : m - f - 2].sum(axis=1), kind="stable")[0])
+
+
+def test_krum_matches_exact_krum_at_a_large_offset() -> None:
+    agree, gram_disagrees = 0, 0
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        U = 1e5 + 1e-3 * rng.normal(size=(7, 5))  # updates that share a large offset
+        exact = _exact_krum_choice(U, 2)
+        out = robust.krum([([u], 1) for u in U], num_malicious=2)
+        agree += rule_metrics(out)["krum_selected"] == [exact]
+        np.testing.assert_array_equal(out[0], U[exact])
+        gram_disagrees += _gram_krum_choice(U, 2) != exact
+    assert agree == 200
+    assert gram_disagrees > 100  # the old formula picked another client in most seeds
+
+
+def test_krum_does_not_overflow_at_1e154_and_is_scale_invariant() -> None:
+    rng = np.random.default_rng(5)
+    U = rng.normal(size=(6, 4))
+    U[5] += 30.0  # the attacker
+    small = robust.krum([([u], 1) for u in U], num_malicious=1)
+    huge = robust.krum([([u * 1e154], 1) for u in U], num_malicious=1)
+    assert rule_metrics(huge)["krum_selected"] == rule_metrics(small)["krum_selected"]
+    assert rule_metrics(small)["krum_selected"] == [_exact_krum_choice(U, 1)]
+    np.testing.assert_array_equal(huge[0], U[rule_metrics(small)["krum_selected"][0]] * 1e154)
+    tiny = robust.krum([([u * 1e-300], 1) for u in U], num_malicious=1)
+    assert rule_metrics(tiny)["krum_selected"] == rule_metrics(small)["krum_selected"]
+    scores = robust.krum_scores(U * 1e100, 1)
+    np.testing.assert_allclose(scores, robust.krum_scores(U, 1) * 1e200, rtol=1e-12)
+
+
+def test_krum_scores_equal_explicit_differences() -> None:
+    rng = np.random.default_rng(6)
+    U = rng.normal(size=(7, 3)) + 1e3
+    dist = ((U[:, None, :] - U[None, :, :]) ** 2).sum(axis=2)
+    expected = [np.sort(np.delete(dist[i], i))[:3].sum() for i in range(7)]
+    np.testing.assert_allclose(robust.krum_scores(U, 2), expected, rtol=1e-12)
+
+
+def test_norm_clipped_mean_clips_an_overflowing_update_to_norm_c() -> None:
+    rs = [([np.full(3, 1e200)], 1), ([np.full(3, 1e-3)], 1)]
+    out = robust.norm_clipped_mean(rs, clipping_norm=1.0)
+    np.testing.assert_allclose(out[0], (np.full(3, 1 / np.sqrt(3)) + 1e-3) / 2, rtol=1e-15)
+    assert rule_metrics(out) == {"num_clipped": 1, "clipped_clients": [0]}

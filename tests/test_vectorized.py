@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fedmed_lib  # noqa: F401  (quiets TensorFlow before it is imported)
 from fedmed_lib.algorithms import FedAvg, local_sgd, numpy_client_fn
@@ -249,3 +251,66 @@ def test_minibatch_orders_bad_input():
         minibatch_orders([3, 0], num_rounds=1, local_epochs=1, seed=0)
     with pytest.raises(ValueError, match="local_epochs"):
         minibatch_orders([3], num_rounds=1, local_epochs=0, seed=0)
+
+
+# --- hostile input, generated (the vectorised part of tests/test_hostile_core.py) -----------
+
+BAD_COUNT = st.one_of(
+    st.sampled_from([None, "2", True, 2.5, 1 + 2j, np.nan, np.inf, [1], 0, -3, np.float64(2.0)]),
+    st.floats(allow_nan=False).filter(lambda x: not float(x).is_integer()),
+)
+BAD_SEED = st.sampled_from([None, -1, 1.5, True, "0", np.nan, 2.0])
+BAD_DATA = st.sampled_from([
+    (np.full((2, 2), np.nan), np.array([0.0, 1.0]), "X contains NaN"),
+    (np.ones((2, 2)), np.array([0.0, 2.0]), "labels must be 0 or 1"),
+    (np.ones((2, 2)), np.array([0.0]), "X has 2 rows but y has 1"),
+    (np.ones((2, 2)), np.array([[0.0], [1.0]]), "y must be 1-D"),
+    (np.ones((0, 2)), np.zeros(0), "empty data"),
+    (np.ones((2, 2)) + 1j, np.array([0.0, 1.0]), "X must be real"),
+    (None, np.array([0.0, 1.0]), "X must be a numeric array"),
+    (np.ones((2, 3)), np.array([0.0, 1.0]), "X has 3 columns"),
+])
+
+
+@settings(max_examples=15, deadline=None, derandomize=True, database=None)
+@given(v=BAD_COUNT, seed=BAD_SEED, bad=BAD_DATA, lr=st.sampled_from([None, "0.1", True, 0.0]))
+def test_hostile_settings_and_data_raise_naming_the_parameter_or_client(v, seed, bad, lr):
+    X = [np.ones((3, 2)), np.zeros((2, 2))]
+    y = [np.array([0.0, 1.0, 1.0]), np.array([1.0, 0.0])]
+
+    def check(fn, needle):
+        with pytest.raises((ValueError, TypeError)) as info:  # nothing else
+            fn()
+        assert needle in str(info.value), str(info.value)
+
+    check(lambda: VectorizedFedAvg(X, y, lr=0.1, local_epochs=v), "local_epochs")
+    if v is not None:  # batch_size=None means full batch
+        check(lambda: VectorizedFedAvg(X, y, lr=0.1, batch_size=v), "batch_size")
+    check(lambda: VectorizedFedAvg(X, y, lr=lr), "lr")
+    check(lambda: minibatch_orders([3, 2], num_rounds=1, local_epochs=v, seed=0), "local_epochs")
+    if not (type(v) is int and v == 0):  # zero rounds is a valid run
+        check(lambda: minibatch_orders([3, 2], num_rounds=v, local_epochs=1, seed=0),
+              "num_rounds")
+        check(lambda: keras_fedavg(X, y, num_rounds=v, lr=0.1), "num_rounds")
+    check(lambda: minibatch_orders([3, 2], num_rounds=1, local_epochs=1, seed=seed), "seed")
+    check(lambda: sample_devices(X[0], y[0], v, min_size=1, max_size=2), "num_clients")
+    check(lambda: sample_devices(X[0], y[0], 2, min_size=1, max_size=2, seed=seed), "seed")
+    check(lambda: keras_fedavg(X, y, num_rounds=1, lr=0.1, seed=seed), "seed")
+    Xb, yb, needle = bad
+    check(lambda: pad_clients([X[0], Xb], [y[0], yb]), "client 1: " + needle)
+    check(lambda: VectorizedFedAvg([X[0], Xb], [y[0], yb], lr=0.1), "client 1: " + needle)
+
+
+def test_run_refuses_bad_rounds_seed_and_parameters_without_tracing_again():
+    X, y, init = small_clients()
+    sim = VectorizedFedAvg(X, y, lr=0.1)
+    for kwargs, needle in [
+        (dict(num_rounds=2.5), "num_rounds"), (dict(num_rounds=True), "num_rounds"),
+        (dict(num_rounds=1, seed=None), "seed"), (dict(num_rounds=1, seed=1.5), "seed"),
+        (dict(num_rounds=1, initial_parameters=[init[0] + 1j, init[1]]), "kernel"),
+        (dict(num_rounds=1, initial_parameters="x"), "initial_parameters"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=needle):
+            sim.run(**kwargs)
+    history = sim.run(num_rounds=2)
+    assert history.fit_metrics == [{"num_updates": 5}, {"num_updates": 5}]
