@@ -48,6 +48,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from fedmed_lib._validate import InputTypeError
+
 __all__ = [
     "BREASTMNIST_FILE",
     "BREASTMNIST_SHAPES",
@@ -203,6 +205,19 @@ def _env_data_dir() -> Path | None:
     return path
 
 
+def _check_options(data_dir: object, download: object) -> None:
+    """Check the arguments shared by the loaders (before any file is touched)."""
+    if data_dir is not None and not isinstance(data_dir, str | os.PathLike):
+        raise InputTypeError(
+            f"data_dir must be a folder path (str or pathlib.Path) or None, got "
+            f"{type(data_dir).__name__}"
+        )
+    if isinstance(data_dir, str) and not data_dir.strip():
+        raise ValueError("data_dir is an empty string; pass None to use the default folders")
+    if not isinstance(download, bool):
+        raise InputTypeError(f"download must be True or False, got {download!r}")
+
+
 def _search_dirs(data_dir: str | Path | None) -> list[Path]:
     dirs = [] if data_dir is None else [Path(data_dir).expanduser()]
     env = _env_data_dir()
@@ -216,7 +231,18 @@ def heart_file(site: str) -> str:
     """Return the relative path of one hospital's file, e.g. ``heart_disease/processed.va.data``.
 
     Introduced in :ref:`ch-four-hospitals`.
+
+    Raises
+    ------
+    ValueError
+        If ``site`` is not one of :data:`HEART_SITES`
+        (:class:`~fedmed_lib._validate.InputTypeError` if it is not a string).
     """
+    if not isinstance(site, str):
+        raise InputTypeError(
+            f"site must be a heart-disease site name (one of {HEART_SITES}), got "
+            f"{type(site).__name__}"
+        )
     if site not in HEART_SITES:
         raise ValueError(f"unknown heart-disease site {site!r}; choose one of {HEART_SITES}")
     return f"heart_disease/processed.{site}.data"
@@ -370,12 +396,24 @@ def load_heart_disease(
     ------
     ValueError
         A file has the wrong number of columns or rows, or a wrong checksum
-        (the message names the file).
+        (the message names the file); or an argument is malformed: ``sites`` not a
+        list of known site names (a single string is refused), ``data_dir`` not a
+        path, ``download`` not a bool.
     DataNotFoundError
         A file is nowhere to be found and cannot be downloaded (the message names
         the URL and the path to save it to).
     """
+    _check_options(data_dir, download)
+    if sites is not None and (
+        isinstance(sites, str | bytes) or not isinstance(sites, Sequence)
+    ):
+        hint = f" (did you mean [{sites!r}]?)" if isinstance(sites, str) else ""
+        raise InputTypeError(
+            f"sites must be a list of site names, got {type(sites).__name__}{hint}"
+        )
     wanted = list(HEART_SITES) if sites is None else list(sites)
+    if any(not isinstance(s, str) for s in wanted):
+        raise InputTypeError(f"sites must hold site names (str), got {wanted!r}")
     unknown = [s for s in wanted if s not in HEART_SITES]
     if unknown or not wanted:
         raise ValueError(f"unknown or no heart-disease sites {unknown}; choose from {HEART_SITES}")
@@ -454,10 +492,12 @@ def load_breastmnist(
     Raises
     ------
     ValueError
-        The file is not a valid ``.npz`` or has wrong keys, shapes or dtypes.
+        The file is not a valid ``.npz`` or has wrong keys, shapes or dtypes, or
+        ``data_dir`` is not a path or ``download`` not a bool.
     DataNotFoundError
         The file is nowhere to be found and cannot be downloaded.
     """
+    _check_options(data_dir, download)
     # Checksums: MedMNIST publishes an MD5 of its official file, but the shared copy
     # used in CI was re-saved (same arrays, different bytes), so no single checksum
     # fits every legitimate copy. Every file, downloaded or local, is instead checked

@@ -376,3 +376,41 @@ def test_heart_disease_reads_only_the_sites_asked_for(tmp_path, monkeypatch):
     assert list(out) == ["va"] and out["va"][0].shape == (200, 13)
     with pytest.raises(ValueError, match="unknown"):
         data.load_heart_disease(data_dir=tmp_path, download=False, sites=["boston"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"sites": "va"}, r"sites must be a list of site names, got str \(did you mean \['va'\]\?\)"),
+        ({"sites": [3]}, "sites must hold site names"),
+        ({"sites": 3}, "sites must be a list of site names"),
+        ({"sites": []}, "unknown or no heart-disease sites"),
+        ({"data_dir": 3}, "data_dir must be a folder path"),
+        ({"data_dir": ""}, "data_dir is an empty string"),
+        ({"download": "yes"}, "download must be True or False"),
+        ({"download": 1}, "download must be True or False"),
+        ({"download": None}, "download must be True or False"),
+    ],
+)
+def test_heart_disease_bad_arguments_fail_before_any_file_is_read(
+    kwargs: dict, match: str, _isolated: Path
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        data.load_heart_disease(**kwargs)
+    assert _files_under(_isolated) == []  # nothing downloaded or cached
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"data_dir": 1.5}, "data_dir must be a folder path"),
+    ({"download": 0}, "download must be True or False"),
+])
+def test_breastmnist_bad_arguments(kwargs: dict, match: str, _isolated: Path) -> None:
+    with pytest.raises(ValueError, match=match):
+        data.load_breastmnist(**kwargs)
+    assert _files_under(_isolated) == []
+
+
+@pytest.mark.parametrize("site", [None, 0, ["va"], b"va"])
+def test_heart_file_needs_a_site_name(site: object) -> None:
+    with pytest.raises(TypeError, match="site must be a heart-disease site name"):
+        data.heart_file(site)  # type: ignore[arg-type]
