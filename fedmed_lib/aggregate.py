@@ -215,11 +215,6 @@ def validate_results(
     return checked
 
 
-def result_ids(results: Sequence[FitResult]) -> list[int | str]:
-    """Return the clients' ids of checked results, in order. Introduced in :ref:`ch-robust`."""
-    return [r.cid for r in results]
-
-
 # --- numerics that neither overflow nor lose the small values --------------------------
 
 

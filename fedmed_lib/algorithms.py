@@ -160,7 +160,12 @@ def _sgd(
     l2: float,
     max_steps: int | None,
 ) -> tuple[Array, int]:
-    """Run the loop of :func:`local_sgd` on inputs that are already checked."""
+    """Run the loop of :func:`local_sgd` on inputs that are already checked.
+
+    The steps use the model's unchecked gradient (:attr:`Model.unchecked_grad`, the
+    same numbers without the per-call checks): the data were checked once, here.
+    """
+    grad = getattr(model, "unchecked_grad", model.grad)
     w = theta.copy()
     n = X.shape[0]
     steps = 0
@@ -174,7 +179,7 @@ def _sgd(
         for idx in batches:
             if max_steps is not None and steps >= max_steps:
                 return w, steps
-            g = model.grad(w, X[idx], y[idx], l2=l2)
+            g = grad(w, X[idx], y[idx], l2=l2)
             if mu:
                 g = g + mu * (w - theta)
             w = w - lr * g
@@ -308,7 +313,7 @@ class FedAvg:
     Notes
     -----
     The book's clients send model *changes* (``theta_local - theta``) and
-    :meth:`aggregate_fit` adds ``server_lr`` times their average to the global
+    ``aggregate_fit`` adds ``server_lr`` times their average to the global
     model; Flower's ``FedAvg`` averages the clients' *models*. With ``server_lr = 1``
     and a weighted average the two give the same model.
     """

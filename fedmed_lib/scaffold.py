@@ -94,13 +94,17 @@ def corrected_model(model: Model, correction: np.ndarray) -> Model:
     ValueError
         If ``correction`` is not a finite real array.
     """
-    m = _check_model(model)
-    shift = check_real_array(correction, name="correction")
+    return _corrected(_check_model(model), check_real_array(correction, name="correction"),
+                      model_grad=None)
+
+
+def _corrected(model: Model, shift: Array, *, model_grad: object) -> Model:
+    base = model.grad if model_grad is None else model_grad
 
     def grad(theta: np.ndarray, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> Array:
-        return np.asarray(m.grad(theta, X, y, l2=l2) + shift)
+        return np.asarray(base(theta, X, y, l2=l2) + shift)  # type: ignore[operator]
 
-    return dataclasses.replace(m, grad=grad)  # keeps the name, loss, predict and flags
+    return dataclasses.replace(model, grad=grad)  # keeps the name, loss, predict and flags
 
 
 def _check_variate(value: object, theta: np.ndarray, *, name: str) -> Array:
@@ -125,8 +129,11 @@ def _scaffold_step(
     max_steps: int | None,
     who: str,
 ) -> tuple[Array, Array, int]:
+    corrected = _corrected(  # the data are checked: steps use the unchecked gradient
+        model, c - c_k, model_grad=getattr(model, "unchecked_grad", model.grad)
+    )
     local, steps = _sgd(
-        theta, X, y, model=corrected_model(model, c - c_k), lr=lr, local_epochs=local_epochs,
+        theta, X, y, model=corrected, lr=lr, local_epochs=local_epochs,
         batch_size=batch_size, rng=rng, mu=0.0, l2=0.0, max_steps=max_steps,
     )
     if steps == 0:
@@ -264,7 +271,7 @@ class Scaffold(FedAvg):
 
     where ``S`` is the set of sampled clients and ``N`` the number of clients.
     Like :class:`~fedmed_lib.algorithms.FedAvg` it averages model *changes* (Flower
-    averages models) and :meth:`aggregate_fit` returns ``(parameters, metrics)``.
+    averages models) and ``aggregate_fit`` returns ``(parameters, metrics)``.
     Introduced in :ref:`ch-non-iid`.
 
     Parameters

@@ -13,7 +13,7 @@ Who sent what is never lost: each client's reply becomes a
 the real client (client 7, not "the third sampled client"), and
 ``aggregate_fit`` returns ``(parameters, metrics)`` as in Flower; the metrics of
 every round (updates dropped as malformed, clipped, or selected by Krum) are kept
-in :attr:`History.fit_metrics`.
+in ``History.fit_metrics``.
 """
 
 from __future__ import annotations

@@ -298,7 +298,7 @@ def dp_event(
     ValueError
         If the noise multiplier is negative, the sample rate is outside (0, 1] or the
         number of rounds is not an integer ``>= 0`` (a wrong type raises
-        :class:`~fedmed_lib._validate.InputTypeError`, naming the parameter).
+        ``InputTypeError``, naming the parameter).
     """
     sigma = _check_noise_multiplier(noise_multiplier)
     q = _real(sample_rate, name="sample_rate", what="sample rate")
