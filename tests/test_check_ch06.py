@@ -129,3 +129,32 @@ def test_feedback_never_reveals_expected_values() -> None:
     for value in (mean, std):
         for fmt in (f"{value:.2f}", f"{value:.3f}", f"{value:g}"):
             assert fmt not in fb.message
+
+
+def chan_fn(sites: list[np.ndarray]) -> tuple[float, float]:
+    """The stable form (count, mean, M2 per site; Chan, Golub and LeVeque) also passes."""
+    obs = [x[~np.isnan(x)] for x in sites]
+    c_k = np.array([o.size for o in obs], dtype=float)
+    m_k = np.array([o.mean() if o.size else 0.0 for o in obs])
+    M_k = np.array([((o - o.mean()) ** 2).sum() if o.size else 0.0 for o in obs])
+    mean = float(c_k @ m_k / c_k.sum())
+    return mean, float(np.sqrt((M_k.sum() + c_k @ (m_k - mean) ** 2) / (c_k.sum() - 1)))
+
+
+def library_fn(sites: list[np.ndarray]) -> tuple[float, float]:
+    from fedmed_lib.federated_stats import combine, site_statistics
+
+    g = combine([site_statistics(x[:, None], site=k) for k, x in enumerate(sites)], ddof=1)
+    return float(g.mean[0]), float(g.std[0])
+
+
+@pytest.mark.parametrize("fn", [chan_fn, library_fn])
+def test_the_stable_formula_and_the_library_pass(fn: Callable) -> None:
+    fb = check_federated_mean_std(fn)
+    assert fb.passed, fb.message
+
+
+@pytest.mark.parametrize("fn", [None, (1.0, 2.0), "federated_mean_std"])
+def test_a_non_function_is_refused_naming_fn(fn: object) -> None:
+    with pytest.raises(TypeError, match="fn must be your function itself"):
+        check_federated_mean_std(fn)  # type: ignore[arg-type]

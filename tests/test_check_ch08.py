@@ -55,3 +55,9 @@ def test_feedback_never_reveals_expected_values() -> None:
     expected = correct_fn([0.2, 0.9, 0.45], [300, 25, 40])
     for fmt in (f"{expected:.2f}", f"{expected:.3f}", f"{expected:.4f}"):
         assert fmt not in fb.message
+
+
+@pytest.mark.parametrize("fn", [None, 0.5, "federated_loss"])
+def test_a_non_function_is_refused_naming_fn(fn) -> None:
+    with pytest.raises(TypeError, match="fn must be your function itself"):
+        check_federated_validation_loss(fn)

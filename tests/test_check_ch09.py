@@ -120,3 +120,10 @@ def test_messages_do_not_reveal_values() -> None:
         with np.errstate(divide="ignore", invalid="ignore"):
             msg = check_quantize(fn).message
         assert "array(" not in msg and "scale =" not in msg
+
+
+@pytest.mark.parametrize("check", [check_quantize, check_topk])
+@pytest.mark.parametrize("fn", [None, (np.zeros(3), 1.0), "quantize"])
+def test_a_non_function_is_refused_naming_fn(check, fn) -> None:
+    with pytest.raises(TypeError, match="fn must be your function itself"):
+        check(fn)

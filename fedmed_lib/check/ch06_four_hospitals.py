@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from fedmed_lib._validate import InputTypeError
 from fedmed_lib.check import Feedback, correct, wrong
 
 MeanStdFn = Callable[[list[np.ndarray]], tuple[float, float]]
@@ -122,6 +123,15 @@ def _close(a: float, b: float) -> bool:
     return bool(np.isclose(a, b, rtol=1e-9, atol=1e-12))
 
 
+
+def _check_fn(fn: object) -> None:
+    """Refuse a check called on something that is not a function (a common slip: ``f()``)."""
+    if not callable(fn):
+        raise InputTypeError(
+            f"fn must be your function itself (pass the name, without calling it), got "
+            f"{type(fn).__name__}"
+        )
+
 def check_federated_mean_std(fn: MeanStdFn) -> Feedback:
     """Check a learner's federated mean and sample standard deviation.
 
@@ -138,7 +148,14 @@ def check_federated_mean_std(fn: MeanStdFn) -> Feedback:
     -------
     Feedback
         Passed, or what is wrong with a hint (never the expected numbers).
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not a function
+        (:class:`~fedmed_lib._validate.InputTypeError`, also a ``ValueError``).
     """
+    _check_fn(fn)
     for i, case in enumerate(_CASES):
         sites = [np.array(s, dtype=np.float64) for s in case]
         try:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from fedmed_lib._validate import InputTypeError
 from fedmed_lib.check import Feedback, correct, wrong
 
 FederatedLossFn = Callable[[Sequence[float], Sequence[int]], float]
@@ -65,6 +66,15 @@ def _close(a: float, b: float) -> bool:
     return bool(np.isclose(a, b, rtol=1e-9, atol=1e-12))
 
 
+
+def _check_fn(fn: object) -> None:
+    """Refuse a check called on something that is not a function (a common slip: ``f()``)."""
+    if not callable(fn):
+        raise InputTypeError(
+            f"fn must be your function itself (pass the name, without calling it), got "
+            f"{type(fn).__name__}"
+        )
+
 def check_federated_validation_loss(fn: FederatedLossFn) -> Feedback:
     """Check a learner's federated validation loss.
 
@@ -80,7 +90,14 @@ def check_federated_validation_loss(fn: FederatedLossFn) -> Feedback:
     -------
     Feedback
         Passed, or what is wrong with a hint (never the expected numbers).
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not a function
+        (:class:`~fedmed_lib._validate.InputTypeError`, also a ``ValueError``).
     """
+    _check_fn(fn)
     for losses, counts in _CASES:
         loss = np.array(losses, dtype=np.float64)
         n = np.array(counts, dtype=np.float64)

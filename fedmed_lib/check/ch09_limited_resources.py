@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from fedmed_lib._validate import InputTypeError
 from fedmed_lib.check import Feedback, correct, wrong
 
 QuantizeFn = Callable[[np.ndarray], tuple[np.ndarray, float]]
@@ -35,13 +36,29 @@ def _close(a: float, b: float) -> bool:
     return bool(np.isclose(a, b, rtol=1e-6, atol=0.0))
 
 
+
+def _check_fn(fn: object) -> None:
+    """Refuse a check called on something that is not a function (a common slip: ``f()``)."""
+    if not callable(fn):
+        raise InputTypeError(
+            f"fn must be your function itself (pass the name, without calling it), got "
+            f"{type(fn).__name__}"
+        )
+
 def check_quantize(fn: QuantizeFn) -> Feedback:
     """Check ``fn(x) -> (q, scale)``: symmetric 8-bit quantisation, ``x ~ q * scale``.
 
     ``q`` must be an ``int8`` array of the shape of ``x`` with levels in
     ``[-127, 127]``, ``scale = max|x| / 127``, and ``q`` the nearest level.
     Introduced in :ref:`ch-limited-resources`.
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not a function
+        (:class:`~fedmed_lib._validate.InputTypeError`, also a ``ValueError``).
     """
+    _check_fn(fn)
     for x in _arrays():
         x_in = x.copy()
         try:
@@ -130,7 +147,14 @@ def check_topk(fn: TopkFn) -> Feedback:
 
     The result has the shape of ``x`` and keeps the kept entries unchanged (with
     their sign). Introduced in :ref:`ch-limited-resources`.
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not a function
+        (:class:`~fedmed_lib._validate.InputTypeError`, also a ``ValueError``).
     """
+    _check_fn(fn)
     for x in _arrays(21):
         for k in (1, 3, x.size // 2):
             x_in = x.copy()
