@@ -110,7 +110,8 @@ def validate_updates(
             continue
         cid, update, n = _unpack(item, k)
         if cid in rejected or any(r.cid == cid for r in accepted):
-            rejected[f"{cid} (again)"] = f"{client_label(cid)} sent two results in the same round"
+            again = f"{client_label(cid)} sent two results in the same round; the second is dropped"
+            rejected[cid] = f"{rejected[cid]}; {again}" if cid in rejected else again
             continue
         try:
             checked = check_update(update, ref, client=cid)  # type: ignore[arg-type]

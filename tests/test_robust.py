@@ -260,3 +260,16 @@ def test_norm_clipped_mean_clips_an_overflowing_update_to_norm_c() -> None:
     out = robust.norm_clipped_mean(rs, clipping_norm=1.0)
     np.testing.assert_allclose(out[0], (np.full(3, 1 / np.sqrt(3)) + 1e-3) / 2, rtol=1e-15)
     assert rule_metrics(out) == {"num_clipped": 1, "clipped_clients": [0]}
+
+
+def test_validate_updates_drops_a_second_result_from_the_same_client() -> None:
+    from fedmed_lib.aggregate import FitResult
+
+    results = [FitResult(4, [np.ones(1)], 1), FitResult(4, [np.zeros(1)], 1),
+               FitResult(6, [np.array([np.nan])], 1), FitResult(6, [np.ones(1)], 1)]
+    accepted, rejected = robust.validate_updates(results, [np.zeros(1)])
+    assert [r.cid for r in accepted] == [4]
+    np.testing.assert_array_equal(accepted[0].params[0], [1.0])  # the first one is kept
+    assert list(rejected) == [4, 6]
+    assert "client 4 sent two results" in rejected[4]
+    assert "client 6: array 0 contains NaN" in rejected[6] and "two results" in rejected[6]
