@@ -288,3 +288,16 @@ def check_callable(value: object, *, name: str) -> None:
     """Check that ``value`` can be called (a function such as ``client_fn`` or ``eval_fn``)."""
     if not callable(value):
         raise InputTypeError(f"{name} must be a function, got {_describe(value)}")
+
+
+def check_learner_fn(fn: object) -> None:
+    """Refuse a self-check called on something that is not a function.
+
+    The common slip is calling the function instead of passing it
+    (``check_clip(clip(update, 1.0))``). Raises :class:`InputTypeError` naming ``fn``.
+    """
+    if not callable(fn):
+        raise InputTypeError(
+            "fn must be your function itself (pass its name, without calling it), got "
+            f"{_describe(fn)}"
+        )

@@ -107,3 +107,10 @@ def test_feedback_never_reveals_the_expected_values():
             for arr in _reference(results):
                 for v in np.ravel(arr):
                     assert f"{v:.3f}" not in msg
+
+
+@pytest.mark.parametrize("check", [check_weighted_average])
+@pytest.mark.parametrize("not_a_function", [None, 3.0, "fn", [1.0], (lambda: 0)()])
+def test_a_called_function_instead_of_the_function_is_named(check, not_a_function):
+    with pytest.raises(TypeError, match="fn must be your function itself"):
+        check(not_a_function)

@@ -166,3 +166,10 @@ def test_fedavg_round_mistakes_are_named(fn, needle):
     assert not fb.passed
     assert needle in fb.message
     assert "Hint:" in fb.message
+
+
+@pytest.mark.parametrize("check", [check_client_update, check_fedavg_round])
+@pytest.mark.parametrize("not_a_function", [None, 3.0, "fn", [1.0], (lambda: 0)()])
+def test_a_called_function_instead_of_the_function_is_named(check, not_a_function):
+    with pytest.raises(TypeError, match="fn must be your function itself"):
+        check(not_a_function)

@@ -105,3 +105,10 @@ def test_feedback_never_prints_numbers_of_the_answer() -> None:
     for fn, _ in WRONG_GRADS.values():
         msg = check_fedprox_grad(fn).message
         assert "[" not in msg and "array(" not in msg
+
+
+@pytest.mark.parametrize("check", [check_fedprox_grad, check_fedprox_local])
+@pytest.mark.parametrize("not_a_function", [None, 3.0, "fn", [1.0], (lambda: 0)()])
+def test_a_called_function_instead_of_the_function_is_named(check, not_a_function):
+    with pytest.raises(TypeError, match="fn must be your function itself"):
+        check(not_a_function)

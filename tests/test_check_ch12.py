@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 
 from fedmed_lib.check.ch12_secure_aggregation import check_pairwise_masks
 from fedmed_lib.privacy.secagg import mask, prg_mask
@@ -127,3 +128,10 @@ def test_feedback_never_reveals_values():
 
     fb = check_pairwise_masks(both_add)
     assert re.search(r"\d{4,}", fb.message) is None, fb.message
+
+
+@pytest.mark.parametrize("check", [check_pairwise_masks])
+@pytest.mark.parametrize("not_a_function", [None, 3.0, "fn", [1.0], (lambda: 0)()])
+def test_a_called_function_instead_of_the_function_is_named(check, not_a_function):
+    with pytest.raises(TypeError, match="fn must be your function itself"):
+        check(not_a_function)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from fedmed_lib.check.ch13_differential_privacy import check_clip
 from fedmed_lib.privacy.dp import clip_update
@@ -113,3 +114,10 @@ def test_feedback_never_reveals_expected_values() -> None:
     for fn in (coordinate_clip, always_scale, per_array, l1_norm, squared_norm):
         msg = check_clip(fn).message
         assert "0.6" not in msg and "0.8" not in msg and "0.3" not in msg
+
+
+@pytest.mark.parametrize("check", [check_clip])
+@pytest.mark.parametrize("not_a_function", [None, 3.0, "fn", [1.0], (lambda: 0)()])
+def test_a_called_function_instead_of_the_function_is_named(check, not_a_function):
+    with pytest.raises(TypeError, match="fn must be your function itself"):
+        check(not_a_function)

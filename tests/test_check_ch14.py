@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from fedmed_lib.check.ch14_robust import check_median, check_trimmed_mean
 
@@ -118,3 +119,10 @@ def test_feedback_never_reveals_values() -> None:
     ]
     for msg in msgs:
         assert not any(ch.isdigit() for ch in msg.replace("axis=0", ""))
+
+
+@pytest.mark.parametrize("check", [check_median, check_trimmed_mean])
+@pytest.mark.parametrize("not_a_function", [None, 3.0, "fn", [1.0], (lambda: 0)()])
+def test_a_called_function_instead_of_the_function_is_named(check, not_a_function):
+    with pytest.raises(TypeError, match="fn must be your function itself"):
+        check(not_a_function)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from fedmed_lib._validate import check_learner_fn
 from fedmed_lib.check import Feedback, correct, wrong
 
 Results = list[tuple[list[np.ndarray], int]]
@@ -118,7 +119,13 @@ def check_weighted_average(fn: Callable[[Results], Sequence[np.ndarray]]) -> Fee
     -------
     Feedback
         Passed, or what is wrong with a hint (never the expected values).
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
+    check_learner_fn(fn)
     for case_no, results in enumerate(_cases(), start=1):
         originals = [[np.array(a, copy=True) for a in p] for p, _ in results]
         try:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from fedmed_lib._validate import check_learner_fn
 from fedmed_lib.check import Feedback, correct, wrong
 from fedmed_lib.models import mse_grad
 
@@ -74,7 +75,13 @@ def check_client_update(fn: Callable[..., tuple[np.ndarray, int]]) -> Feedback:
     -------
     Feedback
         Passed, or what is wrong with a hint (never the expected values).
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
+    check_learner_fn(fn)
     for case_no, (theta, clients, lr, epochs) in enumerate(_cases(), start=1):
         for X, y in clients:
             theta_in = theta.copy()
@@ -166,7 +173,13 @@ def check_fedavg_round(fn: Callable[..., np.ndarray]) -> Feedback:
     -------
     Feedback
         Passed, or what is wrong with a hint (never the expected values).
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
+    check_learner_fn(fn)
     for case_no, (theta, clients, lr, epochs) in enumerate(_cases(), start=1):
         theta_in = theta.copy()
         try:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from fedmed_lib._validate import check_learner_fn
 from fedmed_lib.check import Feedback, correct, wrong
 from fedmed_lib.models import logistic_grad
 
@@ -60,7 +61,13 @@ def check_fedprox_grad(fn: GradFn) -> Feedback:
     -------
     Feedback
         Passed, or what is wrong with a hint (never the expected values).
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
+    check_learner_fn(fn)
     for theta, theta_global, X, y, mu in _cases():
         args = (theta.copy(), theta_global.copy(), X.copy(), y.copy(), mu)
         got = _call(fn, *args)
@@ -130,7 +137,13 @@ def check_fedprox_local(fn: LocalFn) -> Feedback:
     -------
     Feedback
         Passed, or what is wrong with a hint (never the expected values).
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
+    check_learner_fn(fn)
     for _, theta_global, X, y, mu in _cases(11):
         lr, steps = 0.3, 4
         anchor = theta_global.copy()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from fedmed_lib._validate import check_learner_fn
 from fedmed_lib.check import Feedback, correct, wrong
 from fedmed_lib.privacy.secagg import MODULUS, encode, prg_mask
 
@@ -43,7 +44,13 @@ def check_pairwise_masks(fn: MaskFn) -> Feedback:
     Detects: no mask at all, masks that do not cancel because both parties add (or one
     party forgets to subtract), float arithmetic, and results that leave ``[0, 2**32)``
     (not working modulo ``2**32``).
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
+    check_learner_fn(fn)
     for num_hospitals, size, seed in ((3, 6, 12), (5, 8, 1212)):
         xs, seeds = _case(num_hospitals, size, seed)
         name = f"{num_hospitals} hospitals"

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from fedmed_lib._validate import check_learner_fn
 from fedmed_lib.check import Feedback, correct, wrong
 
 ClipFn = Callable[[list[np.ndarray], float], Sequence[np.ndarray]]
@@ -55,7 +56,13 @@ def check_clip(fn: ClipFn) -> Feedback:
     Detects: clipping each coordinate to ``[-C, C]``, scaling small updates up to
     norm ``C``, clipping each array separately, and using a wrong norm (L1,
     squared, max). Introduced in :ref:`ch-differential-privacy`.
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
+    check_learner_fn(fn)
     hint_copy = "return new arrays, e.g. [u * scale for u in update], and never modify the input."
     # 1. an update already inside the ball
     small = [np.array([0.3, -0.4]), np.array([[0.1], [0.2]])]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from fedmed_lib._validate import check_learner_fn
 from fedmed_lib.check import Feedback, correct, wrong
 
 MedianFn = Callable[[np.ndarray], np.ndarray]
@@ -70,7 +71,13 @@ def check_median(fn: MedianFn) -> Feedback:
     the median over the wrong axis or of all entries, the mean instead of the
     median, returning one hospital's whole update, and the wrong middle for an
     even number of hospitals. Introduced in :ref:`ch-robust`.
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
+    check_learner_fn(fn)
     for U in _cases():
         out, err = _call(fn, U)
         if out is None:
@@ -117,7 +124,13 @@ def check_trimmed_mean(fn: TrimmedMeanFn) -> Feedback:
     of the ``m`` hospitals' values and average the rest. Detects: trimming only one
     side, no trimming (the mean), trimming whole hospitals instead of values per
     parameter, the wrong axis, and rounding ``k`` up. Introduced in :ref:`ch-robust`.
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
+    check_learner_fn(fn)
     for U, beta in zip(_cases(), (0.2, 0.2, 0.25), strict=True):
         out, err = _call(fn, U, beta)
         if out is None:
