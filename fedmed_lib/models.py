@@ -77,9 +77,7 @@ def _check_args(
 ) -> tuple[Array, Array, Array, float]:
     """Run the cheap checks of every loss and gradient: types, shapes and ``l2``.
 
-    NaN and Inf in ``X``, ``y`` and ``theta`` are found by :func:`_finite` from the
-    result, which they always make non-finite: the penalty term multiplies every
-    entry of ``theta`` (``0 * inf`` is NaN even when ``l2 = 0``).
+    NaN and Inf in ``X``, ``y`` and ``theta`` are found afterwards by :func:`_finite`.
     """
     penalty = l2 if type(l2) is float and 0.0 <= l2 < np.inf else check_nonnegative(l2, name="l2")
     Xa = _real(X, name="X", ndim=2)
@@ -116,14 +114,21 @@ def _class_labels(y: Array, n_classes: int) -> NDArray[np.int64]:
 def _finite(result: float | Array, theta: Array, X: Array, y: Array, *, what: str) -> None:
     """Name the input that made ``result`` NaN/Inf, or warn that finite inputs overflowed.
 
-    The kernels run with NaN/overflow warnings off, so that bad data raises one clear
-    error here. Finite inputs can still overflow float64 (huge values, a diverging
-    learning rate); then the result is returned as it is, with a ``RuntimeWarning``.
+    One sum over the result and one over ``theta`` stand in for a scan of every input:
+    NaN and Inf in ``X`` or ``y`` always reach the result, and the sum of ``theta``
+    catches them there. The kernels run with NaN/overflow warnings off, so that bad
+    data raises one clear error here. Finite inputs can still overflow float64 (huge
+    values, a diverging learning rate); then the result is returned as it is, with a
+    ``RuntimeWarning``.
     """
-    total = result if isinstance(result, float) else float(result.sum())
-    if math.isfinite(total) or (not isinstance(result, float) and np.isfinite(result).all()):
+    total = (result if isinstance(result, float) else float(result.sum())) + float(theta.sum())
+    if math.isfinite(total):
         return
     check_real_array(theta, name="theta")
+    if isinstance(result, float) and math.isfinite(result):
+        return
+    if not isinstance(result, float) and np.isfinite(result).all():
+        return  # the sums overflowed, not the values
     check_real_array(X, name="X")
     check_real_array(y, name="y")
     warnings.warn(
@@ -165,7 +170,17 @@ def _penalty_mask(theta: np.ndarray) -> Array:
 
 
 def _penalty(theta: Array, l2: float) -> float:
+    """``l2 / 2 * ||theta_w||^2``: the intercept (row 0) is not penalised."""
+    if not l2:
+        return 0.0
     return float(0.5 * l2 * np.sum((_penalty_mask(theta) * theta) ** 2))
+
+
+def _add_penalty_grad(g: Array, theta: Array, l2: float) -> Array:
+    """Add ``l2 * theta_w`` to the gradient in place, skipping the intercept (row 0)."""
+    if l2:
+        g[1:] += l2 * theta[1:]
+    return g
 
 
 # --- the kernels: no checks (see Model.unchecked_grad) ---------------------------------
@@ -178,7 +193,7 @@ def _mse_loss(theta: Array, X: Array, y: Array, l2: float = 0.0) -> float:
 
 def _mse_grad(theta: Array, X: Array, y: Array, l2: float = 0.0) -> Array:
     n = X.shape[0]
-    return np.asarray(2.0 / n * X.T @ (X @ theta - y) + l2 * _penalty_mask(theta) * theta)
+    return _add_penalty_grad(np.asarray(2.0 / n * X.T @ (X @ theta - y)), theta, l2)
 
 
 def _sigmoid(z: Array) -> Array:
@@ -197,7 +212,7 @@ def _logistic_loss(theta: Array, X: Array, y: Array, l2: float = 0.0) -> float:
 
 def _logistic_grad(theta: Array, X: Array, y: Array, l2: float = 0.0) -> Array:
     n = X.shape[0]
-    return np.asarray(X.T @ (_sigmoid(X @ theta) - y) / n + l2 * _penalty_mask(theta) * theta)
+    return _add_penalty_grad(np.asarray(X.T @ (_sigmoid(X @ theta) - y) / n), theta, l2)
 
 
 def _softmax(z: Array) -> Array:
@@ -217,7 +232,7 @@ def _softmax_grad(theta: Array, X: Array, y: np.ndarray, l2: float = 0.0) -> Arr
     n = X.shape[0]
     p = _softmax(X @ theta)
     p[np.arange(n), np.asarray(y, dtype=np.int64)] -= 1.0
-    return np.asarray(X.T @ p / n + l2 * _penalty_mask(theta) * theta)
+    return _add_penalty_grad(np.asarray(X.T @ p / n), theta, l2)
 
 
 # --- linear regression: squared error -------------------------------------------------
