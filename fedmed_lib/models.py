@@ -121,7 +121,8 @@ def _finite(result: float | Array, theta: Array, X: Array, y: Array, *, what: st
     values, a diverging learning rate); then the result is returned as it is, with a
     ``RuntimeWarning``.
     """
-    total = (result if isinstance(result, float) else float(result.sum())) + float(theta.sum())
+    with _quiet():
+        total = (result if isinstance(result, float) else float(result.sum())) + float(theta.sum())
     if math.isfinite(total):
         return
     check_real_array(theta, name="theta")
