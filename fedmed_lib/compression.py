@@ -44,7 +44,10 @@ SCALE_BYTES = 8
 
 @dataclass(frozen=True)
 class Quantized:
-    """An array sent as int8 levels and one float64 scale: ``x ~ q * scale``."""
+    """An array sent as int8 levels and one float64 scale: ``x ~ q * scale``.
+
+    Introduced in :ref:`ch-limited-resources`.
+    """
 
     q: NDArray[np.int8]
     scale: float
@@ -57,7 +60,10 @@ class Quantized:
 
 @dataclass(frozen=True)
 class Sparse:
-    """An array sent as its ``k`` kept entries: float64 values and int32 flat indices."""
+    """An array sent as its ``k`` kept entries: float64 values and int32 flat indices.
+
+    Introduced in :ref:`ch-limited-resources`.
+    """
 
     values: NDArray[np.float64]
     indices: NDArray[np.int32]

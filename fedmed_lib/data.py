@@ -126,6 +126,8 @@ _PROJECT_ROOT = Path(__file__).resolve().parents[1]
 class DataNotFoundError(FileNotFoundError):
     """A data file is in none of the searched folders and could not be downloaded.
 
+    Introduced in :ref:`ch-four-hospitals`.
+
     The message names the URL to download and the exact path to save it to, and
     the ``FEDMED_DATA_DIR`` alternative.
     """

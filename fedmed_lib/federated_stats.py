@@ -502,11 +502,14 @@ def mark_missing(
     Raises
     ------
     ValueError
-        If ``X`` is malformed, a column index is not an integer or is out of range
-        (naming the site), or ``value`` is not a finite real number.
+        If ``X`` is malformed, ``columns`` is not a list (or 1-D array) of integer
+        column indices within range (naming the site), or ``value`` is not a finite
+        real number.
     """
     A = _check_matrix(X, site=site).copy()
     code = check_number(value, name="value")
+    if isinstance(columns, np.ndarray) and columns.ndim == 1:
+        columns = columns.tolist()
     if columns is None or isinstance(columns, str | bytes) or not isinstance(columns, Sequence):
         raise InputTypeError(
             f"{_who(site)}: columns must be a list of column indices, got "

@@ -179,7 +179,7 @@ def recover_class_means(
 
 @dataclass
 class InversionResult:
-    """The outcome of :func:`dlg_attack`.
+    """The outcome of :func:`dlg_attack`. Introduced in :ref:`ch-gradient-leakage`.
 
     Attributes
     ----------

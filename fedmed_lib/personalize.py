@@ -159,7 +159,7 @@ def early_stopping_round(
 
 @dataclass
 class FineTuneResult:
-    """What :func:`fine_tune` returns.
+    """What :func:`fine_tune` returns. Introduced in :ref:`ch-overfitting`.
 
     Attributes
     ----------

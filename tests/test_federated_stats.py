@@ -223,6 +223,15 @@ def test_global_stats_unchanged_by_bad_input() -> None:
 def test_mark_missing_bad_column() -> None:
     with pytest.raises(ValueError, match="site 'F': column 5 out of range"):
         mark_missing(np.ones((2, 2)), [5], site="F")
+    with pytest.raises(ValueError, match="site 'F': column must be an integer"):
+        mark_missing(np.ones((2, 2)), [1.0], site="F")
+    with pytest.raises(TypeError, match="site 'F': columns must be a list"):
+        mark_missing(np.ones((2, 2)), 1, site="F")
+    with pytest.raises(ValueError, match="value must be finite"):
+        mark_missing(np.ones((2, 2)), [1], value=np.nan, site="F")
+    # a 1-D integer array of columns is fine
+    out = mark_missing(np.array([[0.0, 0.0]]), np.array([1]), site="F")
+    assert out[0, 0] == 0.0 and np.isnan(out[0, 1])
 
 
 # --- numerical stability: the parallel formula of Chan, Golub and LeVeque (1983) ----------
