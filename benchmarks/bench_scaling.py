@@ -3,30 +3,80 @@
 Run: python benchmarks/bench_scaling.py   (or `make bench`)
 
 Prints one table with both figures of each comparison, measured in this run, and
-exits non-zero if a target is missed:
+exits non-zero if a target is missed. The chapter reports its own timings "on this
+machine" and asserts none of them; its timing claims are these targets:
 
 1. FedAvg, logistic regression, breast cancer data over 100 clients, E = 1, B = 10:
    the vectorised simulator is >= 1,000 times faster per round than the Keras loop.
 2. The two produce the same global model from the same seed (max |difference| <= 1e-5).
-3. 1,000 clients for 100 rounds in under 2 s, tracing (graph building) included.
-4. 10,000 clients run; their time per round is printed.
+3. One client's epoch through ``model.fit`` costs more than 100 numpy epochs.
+4. A round of 1,000 devices in the vectorised simulator costs less than the Keras loop
+   spends on one client.
+5. 30 rounds of 1,000 devices, tracing included, take less time than one round of the
+   Keras loop over 20 clients.
+6. 1,000 clients for 100 rounds in under 2 s, tracing (graph building) included.
+7. 10,000 clients run at under 1 s per round.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
-import numpy as np
-from sklearn.datasets import load_breast_cancer
+# TensorFlow's C++ start-up messages would clutter the table; set before it is imported.
+# oneDNN is off as in `make` (with it on, TensorFlow prints a notice whatever the log level).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-import fedmed_lib  # noqa: F401  (import before TensorFlow: quiets its start-up logs)
-from fedmed_lib.partition import iid_partition
-from fedmed_lib.vectorized import VectorizedFedAvg, keras_fedavg, sample_devices
+import numpy as np  # noqa: E402
+from sklearn.datasets import load_breast_cancer  # noqa: E402
+
+from fedmed_lib.partition import iid_partition  # noqa: E402
+from fedmed_lib.vectorized import VectorizedFedAvg, keras_fedavg, sample_devices  # noqa: E402
 
 SEED = 0
 LR = 0.1
 B = 10
+
+
+def numpy_epoch(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """One epoch of minibatch SGD for logistic regression in numpy (the chapter's scratch)."""
+    for s in range(0, len(y), B):
+        err = 1 / (1 + np.exp(-(X[s:s + B] @ w + b))) - y[s:s + B]
+        w, b = w - LR * X[s:s + B].T @ err / len(err), b - LR * float(err.mean())
+    return w, b
+
+
+def fit_vs_numpy(X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Seconds per epoch of one client's data: ``model.fit`` (after a warm-up) and numpy."""
+    import keras
+
+    model = keras.Sequential([keras.Input((X.shape[1],), dtype="float64"),
+                              keras.layers.Dense(1, activation="sigmoid", dtype="float64")])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=LR), loss="binary_crossentropy")
+    model.fit(X, y, batch_size=B, epochs=1, shuffle=False, verbose=0)  # builds the train function
+    t0 = time.perf_counter()
+    for _ in range(10):
+        model.fit(X, y, batch_size=B, epochs=1, shuffle=False, verbose=0)
+    t_fit = (time.perf_counter() - t0) / 10
+    w0 = np.zeros(X.shape[1])
+    t0 = time.perf_counter()
+    for _ in range(200):
+        numpy_epoch(w0, 0.0, X, y)
+    return t_fit, (time.perf_counter() - t0) / 200
+
+
+def vectorized_per_round(Xc: list[np.ndarray], yc: list[np.ndarray], num_rounds: int) -> float:
+    """Seconds per round of the vectorised simulator after its graph is built (best of 5 runs)."""
+    sim = VectorizedFedAvg(Xc, yc, local_epochs=1, batch_size=B, lr=LR)
+    sim.run(num_rounds=1, seed=SEED)  # traces
+    best = float("inf")
+    for _ in range(5):  # the fastest run is the one least disturbed by other programs
+        t0 = time.perf_counter()
+        sim.run(num_rounds=num_rounds, seed=SEED)
+        best = min(best, (time.perf_counter() - t0) / num_rounds)
+    return best
 
 
 def load() -> tuple[np.ndarray, np.ndarray]:
@@ -66,8 +116,34 @@ def main() -> int:
     rows.append(("100 clients, global model after 2 rounds: max |Keras - vectorised|",
                  f"{diff:.1e}", "target <= 1e-5", diff <= 1e-5))
 
-    # 3. 1,000 devices (resampled with replacement + jitter), 100 rounds, tracing included
+    # 3. per-call overhead: one client's epoch through model.fit vs numpy
+    parts20 = iid_partition(len(y), 20, seed=SEED)
+    Xc20, yc20 = [X[i] for i in parts20], [y[i] for i in parts20]
+    t_fit, t_np = fit_vs_numpy(Xc20[0], yc20[0])
+    rows.append((f"one client epoch ({len(yc20[0])} patients, B = 10): model.fit | numpy",
+                 f"{t_fit * 1e3:.1f} ms | {t_np * 1e6:.0f} us",
+                 f"ratio {t_fit / t_np:,.0f} (target > 100)", t_fit > 100 * t_np))
+
+    # 4-5. 1,000 devices (10-40 resampled examples each) against the Keras loop over 20 clients
     Xd, yd = sample_devices(X, y, 1000, min_size=10, max_size=40, noise=0.1, seed=SEED)
+    t0 = time.perf_counter()
+    keras_fedavg(Xc20, yc20, num_rounds=1, local_epochs=1, batch_size=B, lr=LR, seed=SEED)
+    t_one = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    keras_fedavg(Xc20, yc20, num_rounds=3, local_epochs=1, batch_size=B, lr=LR, seed=SEED)
+    keras_round_20 = (time.perf_counter() - t0 - t_one) / 2  # per round, model setup excluded
+    per_round_1k = vectorized_per_round(Xd, yd, 20)
+    rows.append(("vectorised round of 1,000 devices | Keras loop, one client of 20",
+                 f"{per_round_1k * 1e3:.1f} ms | {keras_round_20 / 20 * 1e3:.1f} ms",
+                 "target: first < second", per_round_1k < keras_round_20 / 20))
+    t0 = time.perf_counter()
+    VectorizedFedAvg(Xd, yd, local_epochs=1, batch_size=B, lr=LR).run(num_rounds=30, seed=SEED)
+    t_1k_30 = time.perf_counter() - t0
+    rows.append(("1,000 devices x 30 rounds (tracing incl.) | one Keras round, 20 clients",
+                 f"{t_1k_30:.2f} s | {keras_round_20:.2f} s", "target: first < second",
+                 t_1k_30 < keras_round_20))
+
+    # 6. 1,000 devices (resampled with replacement + jitter), 100 rounds, tracing included
     t0 = time.perf_counter()
     sim_1k = VectorizedFedAvg(Xd, yd, local_epochs=1, batch_size=B, lr=LR)
     sim_1k.run(num_rounds=100, seed=SEED)
@@ -75,7 +151,7 @@ def main() -> int:
     rows.append(("1,000 clients x 100 rounds, tracing included: total | per round",
                  f"{t_1k:.2f} s | {t_1k / 100 * 1e3:.1f} ms", "target total < 2 s", t_1k < 2.0))
 
-    # 4. 10,000 devices: time per round after tracing
+    # 7. 10,000 devices: time per round after tracing
     Xd, yd = sample_devices(X, y, 10_000, min_size=10, max_size=40, noise=0.1, seed=SEED)
     t0 = time.perf_counter()
     sim_10k = VectorizedFedAvg(Xd, yd, local_epochs=1, batch_size=B, lr=LR)
@@ -86,7 +162,8 @@ def main() -> int:
     per_round_10k = (time.perf_counter() - t0) / 10
     ok_10k = bool(np.all(np.isfinite(h_10k.params[0])))
     rows.append(("10,000 clients: build + trace + 1 round | time per round",
-                 f"{t_first:.2f} s | {per_round_10k * 1e3:.1f} ms", "runs, finite model", ok_10k))
+                 f"{t_first:.2f} s | {per_round_10k * 1e3:.1f} ms",
+                 "finite model, target < 1 s per round", ok_10k and per_round_10k < 1.0))
 
     width = max(len(r[0]) for r in rows)
     print(f"{'measurement':<{width}}  {'measured':<24}  {'target':<32}  status")
