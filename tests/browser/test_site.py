@@ -4,17 +4,23 @@ Every page of the table of contents loads in headless Chromium with no console
 error; every image loads; maths is typeset by the site's own MathJax with no raw
 TeX left; no TensorFlow/absl/oneDNN log line or Python warning reaches a page;
 every internal link resolves; the search page finds "gradient".
+
+The library reference (book/api/, in the table of contents, so checked above like
+every page) has an entry, with its anchor, for every public name of every module of
+fedmed_lib; its "Introduced in" links lead to chapters; and the search page finds a
+library function by its name.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urljoin, urlparse
 
 import pytest
-from conftest import HTML, toc_pages
+from conftest import HTML, ROOT, toc_pages
 
 PAGES = toc_pages()
 LOG_PATTERNS = re.compile(
@@ -115,10 +121,16 @@ def test_internal_links_resolve() -> None:
     """Every relative link of every page points to an existing file and anchor."""
     bad = []
     cache: dict[Path, _Links] = {}
+
+    def parsed(path: Path) -> _Links:
+        if path not in cache:  # parse each page once (the reference pages link a lot)
+            cache[path] = _parse(path)
+        return cache[path]
+
     for page in sorted(HTML.rglob("*.html")):
         if "_static" in page.parts or "_sources" in page.parts:
             continue
-        links = cache.setdefault(page, _parse(page))
+        links = parsed(page)
         base = "file://" + str(page)
         for href in links.hrefs:
             if urlparse(href).scheme in {"http", "https", "mailto", "javascript"}:
@@ -131,7 +143,7 @@ def test_internal_links_resolve() -> None:
                 bad.append(f"{page.relative_to(HTML)} -> {href} (no such file)")
                 continue
             if frag and target.suffix == ".html":
-                ids = cache.setdefault(target, _parse(target)).ids
+                ids = parsed(target).ids
                 if frag not in ids:
                     bad.append(f"{page.relative_to(HTML)} -> {href} (no anchor #{frag})")
     assert bad == [], "broken internal links:\n" + "\n".join(bad[:50])
@@ -143,4 +155,58 @@ def test_search_finds_gradient(browser, site_url: str) -> None:
     page.wait_for_selector("#search-results ul.search li", timeout=30000)
     hits = page.evaluate("() => document.querySelectorAll('#search-results ul.search li').length")
     assert hits > 0, "the search page found nothing for 'gradient'"
+    page.close()
+
+
+# --- the library reference ------------------------------------------------------------
+
+
+def _fedmed_api():
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import fedmed_api
+
+    return fedmed_api
+
+
+def test_reference_has_an_entry_for_every_public_name() -> None:
+    """Every public name of every module has its anchor (``id="fedmed_lib.mod.name"``)."""
+    api = _fedmed_api()
+    ids: set[str] = set()
+    for page in sorted((HTML / "api").glob("*.html")):
+        ids |= _parse(page).ids
+    missing = [
+        f"{mod}.{name}"
+        for mod in api.library_modules()
+        for name, _ in api.public_names(mod)
+        if f"{mod}.{name}" not in ids
+    ]
+    modules = [mod for mod in api.library_modules() if f"module-{mod}" not in ids]
+    assert modules == [], f"modules missing from the library reference: {modules}"
+    assert missing == [], f"public names missing from the library reference: {missing}"
+
+
+def test_reference_links_each_introduction_to_its_chapter() -> None:
+    """"Introduced in Chapter N, Title" links to that chapter's page (no unresolved numref)."""
+    n_links = 0
+    for page in sorted((HTML / "api").glob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        assert "{number}" not in text, f"{page.name}: an unresolved chapter link"
+        for href, label in re.findall(
+            r'Introduced in (?:the exercises of )?<a class="reference internal" href="([^"]+)"[^>]*>'
+            r"<span[^>]*>(Chapter \d+, [^<]+)</span>",
+            text,
+        ):
+            assert href.startswith("../notebooks/"), f"{page.name}: {label!r} links to {href}"
+            n_links += 1
+    assert n_links >= 50, f"only {n_links} 'Introduced in Chapter N' links in the reference"
+
+
+def test_search_finds_a_library_function(browser, site_url: str) -> None:
+    page = browser.new_page()
+    page.goto(f"{site_url}/search.html?q=weighted_average", wait_until="load")
+    page.wait_for_selector("#search-results ul.search li", timeout=30000)
+    hrefs = page.evaluate(
+        "() => Array.from(document.querySelectorAll('#search-results ul.search li a'), a => a.href)"
+    )
+    assert any("api/aggregate.html" in h for h in hrefs), f"no result on the reference page: {hrefs}"
     page.close()
