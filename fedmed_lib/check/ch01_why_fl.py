@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from fedmed_lib.check import Feedback, correct, wrong
+from fedmed_lib.check._core import Mistake, Symptom, as_number, call, diagnose, selfcheck
 
 FIVE_STEPS: dict[str, str] = {
     "A": "The hospitals upload their model updates to the server.",
@@ -117,6 +118,44 @@ def _cases() -> list[tuple[np.ndarray, np.ndarray]]:
     ]
 
 
+_ACCURACY_MISTAKES = (
+    Mistake(
+        lambda acc, n: 100 * np.sum(n * acc) / np.sum(n),
+        "Your answer is a percentage.",
+        "return a fraction between 0 and 1, like the accuracies you receive.",
+    ),
+    Mistake(
+        lambda acc, n: np.mean(acc),
+        "You give every hospital the same weight.",
+        "a hospital with 100 test patients says more about the overall accuracy than "
+        "one with 10: weight each accuracy by its number of patients.",
+    ),
+    Mistake(
+        lambda acc, n: np.sum(n * acc),
+        "Your answer counts correct predictions instead of giving a fraction "
+        "(it can exceed 1).",
+        "divide the number of correct predictions by the number of test patients.",
+    ),
+    Mistake(
+        lambda acc, n: np.sum(n * acc) / len(acc),
+        "You divide by the number of hospitals.",
+        "the weights n_k / n must add up to 1: divide by the total number of "
+        "patients, not by how many hospitals there are.",
+    ),
+    Mistake(
+        lambda acc, n: np.sum((1.0 / n) / np.sum(1.0 / n) * acc),
+        "Your weights favour the small hospitals.",
+        "the weight of hospital k should grow with its number of patients n_k.",
+    ),
+    Symptom(
+        lambda got, acc, n: not 0.0 <= got <= 1.0,
+        "Your answer is not between 0 and 1, so it cannot be an accuracy.",
+        "an average of accuracies, with weights that add up to 1, stays in [0, 1].",
+    ),
+)
+
+
+@selfcheck
 def check_weighted_accuracy(
     fn: Callable[[np.ndarray, np.ndarray], float],
 ) -> Feedback:
@@ -138,67 +177,23 @@ def check_weighted_accuracy(
         Introduced in :ref:`ch-why-fl`.
     """
     for acc, n in _cases():
-        try:
-            got_raw = fn(acc.copy(), n.copy())
-        except NotImplementedError:
-            return wrong(
-                "Your function raises NotImplementedError.",
-                "replace `raise NotImplementedError` with your formula.",
-            )
-        except Exception as err:  # noqa: BLE001 - any learner error is reported, not raised
-            return wrong(
-                f"Your function raised {type(err).__name__}: {err}.",
-                "call it as fn(accuracies, num_examples) with two numpy arrays and return "
-                "one float.",
-            )
-        got_arr = np.asarray(got_raw, dtype=np.float64)
-        if got_arr.size != 1:
-            return wrong(
-                f"Your function returns {got_arr.size} numbers, not one.",
-                "you have one term per hospital; add them up into a single accuracy.",
-            )
-        got = float(got_arr.reshape(()))
-        ref = float(np.sum(n * acc) / np.sum(n))
-        if np.isclose(got, ref, rtol=1e-9, atol=1e-12):
-            continue
-        if np.isclose(got, 100 * ref):
-            return wrong(
-                "Your answer is a percentage.",
-                "return a fraction between 0 and 1, like the accuracies you receive.",
-            )
-        if np.isclose(got, float(np.mean(acc))):
-            return wrong(
-                "You give every hospital the same weight.",
-                "a hospital with 100 test patients says more about the overall accuracy than "
-                "one with 10: weight each accuracy by its number of patients.",
-            )
-        if np.isclose(got, float(np.sum(n * acc))):
-            return wrong(
-                "Your answer counts correct predictions instead of giving a fraction "
-                "(it can exceed 1).",
-                "divide the number of correct predictions by the number of test patients.",
-            )
-        if np.isclose(got, float(np.sum(n * acc)) / len(acc)):
-            return wrong(
-                "You divide by the number of hospitals.",
-                "the weights n_k / n must add up to 1: divide by the total number of "
-                "patients, not by how many hospitals there are.",
-            )
-        w_inv = (1.0 / n) / np.sum(1.0 / n)
-        if np.isclose(got, float(np.sum(w_inv * acc))):
-            return wrong(
-                "Your weights favour the small hospitals.",
-                "the weight of hospital k should grow with its number of patients n_k.",
-            )
-        if not 0.0 <= got <= 1.0:
-            return wrong(
-                "Your answer is not between 0 and 1, so it cannot be an accuracy.",
-                "an average of accuracies, with weights that add up to 1, stays in [0, 1].",
-            )
-        return wrong(
-            "Your overall accuracy does not match the accuracy on all test patients together.",
-            "count each hospital's correct predictions, n_k * acc_k, add them, and divide by "
-            "the total number of test patients.",
+        out = call(
+            fn, acc, n,
+            hint="call it as fn(accuracies, num_examples) with two numpy arrays and return "
+            "one float.",
+        )
+        got = as_number(
+            out, "you have one term per hospital; add them up into a single accuracy."
+        )
+        diagnose(
+            got, np.sum(n * acc) / np.sum(n), _ACCURACY_MISTAKES, (acc, n),
+            generic=(
+                "Your overall accuracy does not match the accuracy on all test patients "
+                "together.",
+                "count each hospital's correct predictions, n_k * acc_k, add them, and divide "
+                "by the total number of test patients.",
+            ),
+            rtol=1e-9, atol=1e-12,
         )
     return correct(
         "Right: the accuracy on all patients is the n_k/n-weighted average of the "

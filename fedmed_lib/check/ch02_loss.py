@@ -10,11 +10,21 @@ wrong sign, ``X`` instead of ``X^T``). It never shows the expected gradient.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
 
-from fedmed_lib.check import Feedback, correct, wrong
+from fedmed_lib.check import Feedback, correct
+from fedmed_lib.check._core import (
+    AnyOf,
+    Mistake,
+    Symptom,
+    as_array,
+    call,
+    diagnose,
+    selfcheck,
+)
 from fedmed_lib.models import mse_grad
 
 _RTOL = 1e-8
@@ -32,14 +42,88 @@ def _cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return cases
 
 
-def _ratio(got: np.ndarray, ref: np.ndarray) -> float | None:
-    """Return ``s`` if ``got == s * ref`` (to rounding), else ``None``."""
-    s = float(got @ ref / (ref @ ref))
-    if np.allclose(got, s * ref, rtol=1e-7, atol=1e-10):
-        return s
+def _shape_error(err: Exception, k: int, X: np.ndarray) -> tuple[str, str] | None:
+    """Explain a matmul shape error: the learner multiplied by X instead of X.T."""
+    if isinstance(err, ValueError) and any(w in str(err) for w in ("matmul", "shape", "aligned")):
+        return (
+            f"Your function fails with a shape error on test problem {k + 1} "
+            f"(X has shape {X.shape}): {err}.",
+            "the residual X @ theta - y has one entry per example (N); to get one "
+            "entry per parameter, multiply it by the transpose X.T, not by X.",
+        )
     return None
 
 
+def _scaled(got: np.ndarray, ref: np.ndarray) -> bool:
+    """Whether ``got`` is ``ref`` times some number (right direction, wrong length)."""
+    s = float(got @ ref / (ref @ ref))
+    return bool(np.allclose(got, s * ref, rtol=1e-7, atol=1e-10))
+
+
+def _shape_message(got: np.ndarray, ref: np.ndarray, n: int) -> str:
+    return f"Your gradient has shape {got.shape}, but theta has shape {ref.shape}."
+
+
+_MISTAKES = (
+    Symptom(
+        lambda got, ref, n: got.shape != ref.shape and got.size == ref.size,
+        _shape_message,
+        "return a flat array like theta (no column vector); check for a stray "
+        "reshape or a transposed result.",
+    ),
+    Symptom(
+        lambda got, ref, n: got.shape == (n,),
+        lambda got, ref, n: f"Your gradient has one entry per example (shape {got.shape}), "
+        f"not one per parameter (shape {ref.shape}).",
+        "you have the residuals; multiply them by X.T to collect them per parameter.",
+    ),
+    Symptom(
+        lambda got, ref, n: got.shape != ref.shape,
+        _shape_message,
+        "the gradient has one entry per parameter: X.T @ (residuals), scaled.",
+    ),
+    Symptom(
+        lambda got, ref, n: not np.all(np.isfinite(got)),
+        "Your gradient contains NaN or Inf.",
+        "check for a division by zero.",
+    ),
+    Mistake(
+        lambda ref, n: -ref,
+        "Your gradient points the wrong way (its sign is flipped).",
+        "differentiate (x_i theta - y_i)^2, not (y_i - x_i theta) with the sign "
+        "dropped: the residual in the gradient is X @ theta - y.",
+    ),
+    Mistake(
+        lambda ref, n: 0.5 * ref,
+        "Your gradient is too small by a constant factor.",
+        "this book's loss has no 1/2 in front: the derivative of r^2 is 2r, "
+        "so keep the factor 2.",
+    ),
+    Mistake(
+        lambda ref, n: -0.5 * ref,
+        "Your gradient has the wrong sign and is too small by a constant factor.",
+        "use the residual X @ theta - y, and keep the 2 from d(r^2)/dr = 2r.",
+    ),
+    Mistake(
+        lambda ref, n: AnyOf(n * ref, n / 2.0 * ref, -n * ref),
+        "Your gradient grows with the number of examples: it is the gradient "
+        "of the sum of the losses, not of their mean.",
+        "J is a mean, so its gradient carries the factor 1/N.",
+    ),
+    Mistake(
+        lambda ref, n: AnyOf(ref / n, 0.5 * ref / n),
+        "Your gradient shrinks with the number of examples: you divide by N twice.",
+        "divide by N exactly once (np.mean already divides by N).",
+    ),
+    Symptom(
+        lambda got, ref, n: _scaled(got, ref),
+        "Your gradient points in the right direction but has the wrong length.",
+        "check the constant in front: the derivative of (1/N) sum r_i^2.",
+    ),
+)
+
+
+@selfcheck
 def check_mse_grad(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> Feedback:
     """Check a learner's gradient of the mean squared error.
 
@@ -58,90 +142,19 @@ def check_mse_grad(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray
         sign, ``X`` instead of ``X.T``) and a hint. Introduced in :ref:`ch-loss`.
     """
     for k, (X, y, theta) in enumerate(_cases()):
-        n = X.shape[0]
+        out = call(
+            fn, theta, X, y, explain=functools.partial(_shape_error, k=k, X=X),
+            hint="call it as fn(theta, X, y) with numpy arrays and return a numpy array.",
+        )
+        got = as_array(out, "return a numpy array with one entry per parameter.")
         ref = mse_grad(theta, X, y)
-        try:
-            got_raw = fn(theta.copy(), X.copy(), y.copy())
-        except NotImplementedError:
-            return wrong(
-                "Your function raises NotImplementedError.",
-                "replace `raise NotImplementedError` with your formula.",
-            )
-        except ValueError as err:
-            if "matmul" in str(err) or "shape" in str(err) or "aligned" in str(err):
-                return wrong(
-                    f"Your function fails with a shape error on test problem {k + 1} "
-                    f"(X has shape {X.shape}): {err}.",
-                    "the residual X @ theta - y has one entry per example (N); to get one "
-                    "entry per parameter, multiply it by the transpose X.T, not by X.",
-                )
-            return wrong(f"Your function raised ValueError: {err}.", "check the shapes.")
-        except Exception as err:  # noqa: BLE001 - any learner error is reported, not raised
-            return wrong(
-                f"Your function raised {type(err).__name__}: {err}.",
-                "call it as fn(theta, X, y) with numpy arrays and return a numpy array.",
-            )
-        got = np.asarray(got_raw, dtype=np.float64)
-        if got.shape != theta.shape:
-            if got.size == theta.size:
-                return wrong(
-                    f"Your gradient has shape {got.shape}, but theta has shape {theta.shape}.",
-                    "return a flat array like theta (no column vector); check for a stray "
-                    "reshape or a transposed result.",
-                )
-            if got.shape == (n,):
-                return wrong(
-                    f"Your gradient has one entry per example (shape {got.shape}), "
-                    f"not one per parameter (shape {theta.shape}).",
-                    "you have the residuals; multiply them by X.T to collect them per "
-                    "parameter.",
-                )
-            return wrong(
-                f"Your gradient has shape {got.shape}, but theta has shape {theta.shape}.",
-                "the gradient has one entry per parameter: X.T @ (residuals), scaled.",
-            )
-        if not np.all(np.isfinite(got)):
-            return wrong("Your gradient contains NaN or Inf.", "check for a division by zero.")
-        if np.allclose(got, ref, rtol=_RTOL, atol=1e-12):
-            continue
-        s = _ratio(got, ref)
-        if s is not None:
-            if np.isclose(s, -1.0):
-                return wrong(
-                    "Your gradient points the wrong way (its sign is flipped).",
-                    "differentiate (x_i theta - y_i)^2, not (y_i - x_i theta) with the sign "
-                    "dropped: the residual in the gradient is X @ theta - y.",
-                )
-            if np.isclose(s, 0.5):
-                return wrong(
-                    "Your gradient is too small by a constant factor.",
-                    "this book's loss has no 1/2 in front: the derivative of r^2 is 2r, "
-                    "so keep the factor 2.",
-                )
-            if np.isclose(s, -0.5):
-                return wrong(
-                    "Your gradient has the wrong sign and is too small by a constant factor.",
-                    "use the residual X @ theta - y, and keep the 2 from d(r^2)/dr = 2r.",
-                )
-            if np.isclose(s, float(n)) or np.isclose(s, n / 2.0) or np.isclose(s, -float(n)):
-                return wrong(
-                    "Your gradient grows with the number of examples: it is the gradient "
-                    "of the sum of the losses, not of their mean.",
-                    "J is a mean, so its gradient carries the factor 1/N.",
-                )
-            if np.isclose(s, 1.0 / n) or np.isclose(s, 0.5 / n):
-                return wrong(
-                    "Your gradient shrinks with the number of examples: you divide by N twice.",
-                    "divide by N exactly once (np.mean already divides by N).",
-                )
-            return wrong(
-                "Your gradient points in the right direction but has the wrong length.",
-                "check the constant in front: the derivative of (1/N) sum r_i^2.",
-            )
-        return wrong(
-            f"Your gradient is wrong on test problem {k + 1} (it is not just rescaled).",
-            "write one component first: dJ/dtheta_j = (2/N) sum_i (x_i theta - y_i) x_ij, "
-            "then collect the components as X.T @ (X @ theta - y).",
+        diagnose(
+            got, ref, _MISTAKES, (ref, X.shape[0]), rtol=_RTOL, atol=1e-12,
+            generic=(
+                f"Your gradient is wrong on test problem {k + 1} (it is not just rescaled).",
+                "write one component first: dJ/dtheta_j = (2/N) sum_i (x_i theta - y_i) x_ij, "
+                "then collect the components as X.T @ (X @ theta - y).",
+            ),
         )
     return correct(
         "Your gradient matches the reference on every test problem, "
