@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from fedmed_lib._validate import check_learner_fn
-from fedmed_lib.check import Feedback, correct, wrong
+from fedmed_lib.check import Feedback, correct
+from fedmed_lib.check._core import AnyOf, Mistake, Wrong, call, diagnose, selfcheck
 from fedmed_lib.models import mse_grad
 
 GradFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -51,14 +51,42 @@ def _local(theta: np.ndarray, X: np.ndarray, y: np.ndarray, lr: float, steps: in
     return w
 
 
-def _close(a: object, b: np.ndarray) -> bool:
-    try:
-        arr = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError):
-        return False
-    return arr.shape == b.shape and bool(np.allclose(arr, b, rtol=1e-7, atol=1e-10))
+_CLIENT_MISTAKES = (
+    Mistake(
+        lambda theta, X, y, lr, epochs: _local(theta, X, y, lr, epochs),
+        "You return the locally trained model, not the update.",
+        "FedAvg clients send the change of the model: subtract the global "
+        "theta they started from.",
+    ),
+    Mistake(
+        lambda theta, X, y, lr, epochs: theta - _local(theta, X, y, lr, epochs),
+        "Your update has the wrong sign.",
+        "the update is theta_local - theta_global (where the client moved), "
+        "not theta_global - theta_local.",
+    ),
+    Mistake(
+        lambda theta, X, y, lr, epochs: AnyOf(
+            _local(0 * theta, X, y, lr, epochs) - theta, _local(0 * theta, X, y, lr, epochs)
+        ),
+        "Your client does not start from the global model.",
+        "begin local training at the theta the server sent (w = theta.copy()), not at zeros.",
+    ),
+    Mistake(
+        lambda theta, X, y, lr, epochs: (
+            _local(theta, X, y, lr, 1) - theta if epochs > 1 else None
+        ),
+        "Your client takes a single gradient step.",
+        "repeat the step local_epochs times (full-batch: one step per epoch).",
+    ),
+    Mistake(
+        lambda theta, X, y, lr, epochs: -lr * mse_grad(theta, X, y) * epochs,
+        "Your client reuses the gradient at the global model for every step.",
+        "recompute the gradient at the current local model w in every step.",
+    ),
+)
 
 
+@selfcheck(require_function=True)
 def check_client_update(fn: Callable[..., tuple[np.ndarray, int]]) -> Feedback:
     """Check a learner's ``client_update(theta, X, y, grad, lr, local_epochs)``.
 
@@ -81,75 +109,40 @@ def check_client_update(fn: Callable[..., tuple[np.ndarray, int]]) -> Feedback:
     TypeError
         If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
-    check_learner_fn(fn)
     for case_no, (theta, clients, lr, epochs) in enumerate(_cases(), start=1):
         for X, y in clients:
-            theta_in = theta.copy()
-            try:
-                out = fn(theta_in, X, y, mse_grad, lr, epochs)
-            except Exception as err:  # noqa: BLE001 - any learner error becomes feedback
-                return wrong(
-                    f"Your function raised {type(err).__name__}: {err} (test case {case_no}).",
-                    "call it as client_update(theta, X, y, grad, lr, local_epochs) and "
-                    "return a pair (update, num_examples).",
-                )
-            if not np.array_equal(theta_in, theta):
-                return wrong(
+            out = call(
+                fn, theta, X, y, mse_grad, lr, epochs, where=f" (test case {case_no})",
+                hint="call it as client_update(theta, X, y, grad, lr, local_epochs) and "
+                "return a pair (update, num_examples).",
+                inplace=(
                     "Your function changed the global model theta in place.",
                     "copy it first (w = theta.copy()) and use w = w - lr * g, not w -= ...",
-                )
+                ),
+            )
             if not isinstance(out, tuple | list) or len(out) != 2:
-                return wrong(
+                raise Wrong(
                     "Your function must return a pair (update, num_examples).",
                     "return delta, len(y): the server needs the number of examples to "
                     "weight your update.",
                 )
             update, num = out
             if num != len(y):
-                return wrong(
+                raise Wrong(
                     "The num_examples you return is not the number of this client's "
                     "examples.",
                     "return len(y) (the number of rows of X), not the number of steps or "
                     "of features.",
                 )
-            local = _local(theta, X, y, lr, epochs)
-            expected = local - theta
-            if _close(update, expected):
-                continue
-            if _close(update, local):
-                return wrong(
-                    "You return the locally trained model, not the update.",
-                    "FedAvg clients send the change of the model: subtract the global "
-                    "theta they started from.",
-                )
-            if _close(update, -expected):
-                return wrong(
-                    "Your update has the wrong sign.",
-                    "the update is theta_local - theta_global (where the client moved), "
-                    "not theta_global - theta_local.",
-                )
-            from_zero = _local(np.zeros_like(theta), X, y, lr, epochs)
-            if _close(update, from_zero - theta) or _close(update, from_zero):
-                return wrong(
-                    "Your client does not start from the global model.",
-                    "begin local training at the theta the server sent (w = theta.copy()), "
-                    "not at zeros.",
-                )
-            if epochs > 1 and _close(update, _local(theta, X, y, lr, 1) - theta):
-                return wrong(
-                    "Your client takes a single gradient step.",
-                    "repeat the step local_epochs times (full-batch: one step per epoch).",
-                )
-            if _close(update, -lr * mse_grad(theta, X, y) * epochs):
-                return wrong(
-                    "Your client reuses the gradient at the global model for every step.",
-                    "recompute the gradient at the current local model w in every step.",
-                )
-            return wrong(
-                f"Your update is not what {epochs} local gradient step(s) give "
-                f"(test case {case_no}).",
-                "start at w = theta, repeat w = w - lr * grad(w, X, y) local_epochs "
-                "times, return (w - theta, len(y)).",
+            diagnose(
+                update, _local(theta, X, y, lr, epochs) - theta, _CLIENT_MISTAKES,
+                (theta, X, y, lr, epochs),
+                generic=(
+                    f"Your update is not what {epochs} local gradient step(s) give "
+                    f"(test case {case_no}).",
+                    "start at w = theta, repeat w = w - lr * grad(w, X, y) local_epochs "
+                    "times, return (w - theta, len(y)).",
+                ),
             )
     return correct(
         "Your client update is right: it starts from the global model, takes "
@@ -157,6 +150,66 @@ def check_client_update(fn: Callable[..., tuple[np.ndarray, int]]) -> Feedback:
     )
 
 
+def _round(
+    theta: np.ndarray, clients: Clients, lr: float, epochs: int, start: np.ndarray | None = None,
+    weights: str = "n_k/n",
+) -> np.ndarray:
+    """Average the clients' updates (weighted ``n_k/n``, ``1/K``, ``1`` or ``n_k``).
+
+    With ``start`` the clients train from ``start`` and their *models* are averaged.
+    """
+    sizes = np.array([len(y) for _, y in clients], dtype=np.float64)
+    w = {"n_k/n": sizes / sizes.sum(), "1/K": np.full(len(clients), 1 / len(clients)),
+         "1": np.ones(len(clients)), "n_k": sizes}[weights]
+    models = [_local(theta if start is None else start, X, y, lr, epochs) for X, y in clients]
+    shift = theta if start is None else 0 * theta
+    return sum(wk * (m - shift) for wk, m in zip(w, models, strict=True))
+
+
+_ROUND_MISTAKES = (
+    Mistake(
+        lambda theta, clients, lr, epochs: _round(theta, clients, lr, epochs),
+        "You return the averaged update, not the new model.",
+        "the server adds the weighted average of the updates to the global theta.",
+    ),
+    Mistake(
+        lambda theta, clients, lr, epochs: AnyOf(
+            *(v + _round(theta, clients, lr, epochs, weights="1/K") for v in (theta, 0))
+        ),
+        "You average the clients without weights.",
+        "weight client k by n_k / n (its share of the examples), as in weighted aggregation.",
+    ),
+    Mistake(
+        lambda theta, clients, lr, epochs: AnyOf(
+            *(theta + _round(theta, clients, lr, epochs, weights=w) for w in ("1", "n_k"))
+        ),
+        "Your weights do not sum to one.",
+        "divide each client's n_k by the total n before weighting.",
+    ),
+    Mistake(
+        lambda theta, clients, lr, epochs: AnyOf(
+            *(v + _round(theta, clients, lr, epochs, start=0 * theta) for v in (0, theta))
+        ),
+        "Your clients do not start from the global model.",
+        "every client must begin local training at the theta the server broadcast, "
+        "not at zeros.",
+    ),
+    Mistake(
+        lambda theta, clients, lr, epochs: (
+            theta + _round(theta, clients, lr, 1) if epochs > 1 else None
+        ),
+        "Your clients take a single gradient step.",
+        "each client repeats the step local_epochs times before the server averages.",
+    ),
+    Mistake(
+        lambda theta, clients, lr, epochs: theta - _round(theta, clients, lr, epochs),
+        "Your new model moves the wrong way.",
+        "add the weighted average of the updates (theta_k - theta) to theta.",
+    ),
+)
+
+
+@selfcheck(require_function=True)
 def check_fedavg_round(fn: Callable[..., np.ndarray]) -> Feedback:
     """Check a learner's ``fedavg_round(theta, clients, grad, lr, local_epochs)``.
 
@@ -179,76 +232,25 @@ def check_fedavg_round(fn: Callable[..., np.ndarray]) -> Feedback:
     TypeError
         If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
-    check_learner_fn(fn)
     for case_no, (theta, clients, lr, epochs) in enumerate(_cases(), start=1):
-        theta_in = theta.copy()
-        try:
-            out = fn(theta_in, clients, mse_grad, lr, epochs)
-        except Exception as err:  # noqa: BLE001 - any learner error becomes feedback
-            return wrong(
-                f"Your function raised {type(err).__name__}: {err} (test case {case_no}).",
-                "call it as fedavg_round(theta, clients, grad, lr, local_epochs) with "
-                "clients a list of (X, y) pairs; return the new theta.",
-            )
-        if not np.array_equal(theta_in, theta):
-            return wrong(
+        out = call(
+            fn, theta, clients, mse_grad, lr, epochs, where=f" (test case {case_no})",
+            hint="call it as fedavg_round(theta, clients, grad, lr, local_epochs) with "
+            "clients a list of (X, y) pairs; return the new theta.",
+            inplace=(
                 "Your function changed the global model theta in place.",
                 "compute the new model in a new array; the server keeps the old one "
                 "until the round succeeds.",
-            )
-        sizes = np.array([len(y) for _, y in clients], dtype=np.float64)
-        p = sizes / sizes.sum()
-        deltas = [_local(theta, X, y, lr, epochs) - theta for X, y in clients]
-        weighted = sum(pk * d for pk, d in zip(p, deltas, strict=True))
-        plain = sum(deltas) / len(deltas)
-        expected = theta + weighted
-        if _close(out, expected):
-            continue
-        if _close(out, weighted):
-            return wrong(
-                "You return the averaged update, not the new model.",
-                "the server adds the weighted average of the updates to the global "
-                "theta.",
-            )
-        if _close(out, theta + plain) or _close(out, plain):
-            return wrong(
-                "You average the clients without weights.",
-                "weight client k by n_k / n (its share of the examples), as in "
-                "weighted aggregation.",
-            )
-        if _close(out, theta + sum(deltas)) or _close(out, theta + sizes @ np.array(deltas)):
-            return wrong(
-                "Your weights do not sum to one.",
-                "divide each client's n_k by the total n before weighting.",
-            )
-        zero_deltas = [_local(np.zeros_like(theta), X, y, lr, epochs) for X, y in clients]
-        zero_models = sum(pk * d for pk, d in zip(p, zero_deltas, strict=True))
-        if _close(out, zero_models) or _close(out, theta + zero_models):
-            return wrong(
-                "Your clients do not start from the global model.",
-                "every client must begin local training at the theta the server "
-                "broadcast, not at zeros.",
-            )
-        if epochs > 1:
-            one_step = theta + sum(
-                pk * (_local(theta, X, y, lr, 1) - theta)
-                for pk, (X, y) in zip(p, clients, strict=True)
-            )
-            if _close(out, one_step):
-                return wrong(
-                    "Your clients take a single gradient step.",
-                    "each client repeats the step local_epochs times before the server "
-                    "averages.",
-                )
-        if _close(out, theta - weighted):
-            return wrong(
-                "Your new model moves the wrong way.",
-                "add the weighted average of the updates (theta_k - theta) to theta.",
-            )
-        return wrong(
-            f"Your new global model is not the FedAvg result (test case {case_no}).",
-            "run client updates from theta, weight them by n_k / n, add the weighted "
-            "average to theta.",
+            ),
+        )
+        diagnose(
+            out, theta + _round(theta, clients, lr, epochs), _ROUND_MISTAKES,
+            (theta, clients, lr, epochs),
+            generic=(
+                f"Your new global model is not the FedAvg result (test case {case_no}).",
+                "run client updates from theta, weight them by n_k / n, add the weighted "
+                "average to theta.",
+            ),
         )
     return correct(
         "Your FedAvg round is right: clients start from the global model, train "
