@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fedmed_lib._validate import InputTypeError
-from fedmed_lib.check import Feedback, correct, wrong
+from fedmed_lib.check import Feedback, correct
+from fedmed_lib.check._core import AnyOf, Mistake, Wrong, call, diagnose, selfcheck
 
 MeanStdFn = Callable[[list[np.ndarray]], tuple[float, float]]
 
@@ -71,67 +71,68 @@ def _wrong_stds(sites: list[np.ndarray]) -> dict[str, float]:
     }
 
 
-_MEAN_HINTS = {
-    "unweighted": (
+def _rows(
+    variants: Callable[[list[np.ndarray]], dict[str, float]],
+    table: tuple[tuple[tuple[str, ...], str, str], ...],
+) -> tuple[Mistake, ...]:
+    """Mistakes from ``(variant names, message, hint)``; ``variants`` computes them all."""
+    return tuple(
+        Mistake(lambda sites, keys=keys: AnyOf(*(variants(sites)[k] for k in keys)), msg, hint)
+        for keys, msg, hint in table
+    )
+
+
+_MEAN_MISTAKES = _rows(_wrong_means, (
+    (
+        ("unweighted",),
         "Your mean is the plain average of the sites' means, so a site with 2 patients "
         "counts as much as one with 200.",
         "weight each site by its number of observed values: add up the sites' sums and "
         "divide by the total count.",
     ),
-    "rows": (
+    (
+        ("rows",),
         "Your mean divides by the number of rows, so missing values count as zeros.",
         "each site should send the count of its *observed* values (np.sum(~np.isnan(x))) "
         "and the server divides the total sum by the total observed count.",
     ),
-    "by_rows": (
+    (
+        ("by_rows",),
         "Your mean weights the sites by their number of rows, not by their observed values.",
         "a site with many missing values contributes fewer numbers; weight by observed counts.",
     ),
-}
+))
 
-_STD_HINTS = {
-    "ddof0": (
+_STD_MISTAKES = _rows(_wrong_stds, (
+    (
+        ("ddof0",),
         "Your standard deviation divides by c (the population convention).",
         "the sample standard deviation asked for here divides the sum of squared "
         "deviations by c - 1, with c the observed count over all sites.",
     ),
-    "within": (
+    (
+        ("within", "within_n", "within_pooled"),
         "Your standard deviation only measures the spread *inside* each site.",
         "sites with different means add spread between them: use the global mean, "
         "(sum of squares over all sites - c * mean**2) / (c - 1).",
     ),
-    "avg_std": (
+    (
+        ("avg_std", "avg_std_weighted"),
         "Your standard deviation averages the sites' standard deviations.",
         "standard deviations do not add up; combine sums of squares, then take one "
         "square root at the server.",
     ),
-    "mixed": (
+    (
+        ("mixed_site_n1", "mixed_site_n1_server_n", "mixed_site_n0"),
         "Your standard deviation mixes conventions: the sites and the server divide by "
         "different counts.",
         "let the sites send raw sums (count, sum, sum of squares) and apply the c - 1 "
         "only once, at the server.",
     ),
-}
-for _k in ("within_n", "within_pooled"):
-    _STD_HINTS[_k] = _STD_HINTS["within"]
-_STD_HINTS["avg_std_weighted"] = _STD_HINTS["avg_std"]
-for _k in ("mixed_site_n1", "mixed_site_n1_server_n", "mixed_site_n0"):
-    _STD_HINTS[_k] = _STD_HINTS["mixed"]
+))
 
 
-def _close(a: float, b: float) -> bool:
-    return bool(np.isclose(a, b, rtol=1e-9, atol=1e-12))
-
-
-
-def _check_fn(fn: object) -> None:
-    """Refuse a check called on something that is not a function (a common slip: ``f()``)."""
-    if not callable(fn):
-        raise InputTypeError(
-            f"fn must be your function itself (pass the name, without calling it), got "
-            f"{type(fn).__name__}"
-        )
-
+@selfcheck(require_function=True)
 def check_federated_mean_std(fn: MeanStdFn) -> Feedback:
     """Check a learner's federated mean and sample standard deviation.
 
@@ -155,50 +156,42 @@ def check_federated_mean_std(fn: MeanStdFn) -> Feedback:
         If ``fn`` is not a function
         (:class:`~fedmed_lib._validate.InputTypeError`, also a ``ValueError``).
     """
-    _check_fn(fn)
+    hint = "it should take a list of 1-D arrays and return a pair (mean, std)."
     for i, case in enumerate(_CASES):
         sites = [np.array(s, dtype=np.float64) for s in case]
+        out = call(fn, sites, hint=hint)
         try:
-            out = fn([s.copy() for s in sites])
             mean, std = (float(v) for v in out)
-        except Exception as err:  # report any error of the learner's code
-            return wrong(
-                f"Your function raised {type(err).__name__}: {err}.",
-                "it should take a list of 1-D arrays and return a pair (mean, std).",
-            )
+        except Exception as err:  # noqa: BLE001 - a learner's answer may be anything
+            raise Wrong(f"Your function raised {type(err).__name__}: {err}.", hint) from err
         if (np.isnan(mean) or np.isnan(std)) and i == 2:
-            return wrong(
+            raise Wrong(
                 "Your function returned NaN for a federation with a one-patient site.",
                 "a site cannot compute a sample variance of one value; let the sites send "
                 "sums (count, sum, sum of squares) and divide only at the server.",
             )
         if np.isnan(mean) or np.isnan(std):
-            return wrong(
+            raise Wrong(
                 "Your function returned NaN: the missing values leaked into the sums.",
                 "at each site, sum only the observed values (np.nansum) and count them "
                 "with np.sum(~np.isnan(x)).",
             )
         pooled = np.concatenate([_obs(s) for s in sites])
-        target_mean = float(np.mean(pooled))
-        target_std = float(np.std(pooled, ddof=1))
-        if not _close(mean, target_mean):
-            for key, value in _wrong_means(sites).items():
-                if _close(mean, value):
-                    return wrong(*_MEAN_HINTS[key])
-            return wrong(
+        diagnose(
+            mean, np.mean(pooled), _MEAN_MISTAKES, (sites,), rtol=1e-9, atol=1e-12,
+            generic=(
                 "Your mean differs from the mean of all observed values pooled together.",
                 "mean = (sum of the sites' sums) / (sum of the sites' observed counts).",
-            )
-        if not _close(std, target_std):
-            for key, value in _wrong_stds(sites).items():
-                if _close(std, value):
-                    return wrong(*_STD_HINTS[key])
-            return wrong(
+            ),
+        )
+        diagnose(
+            std, np.std(pooled, ddof=1), _STD_MISTAKES, (sites,), rtol=1e-9, atol=1e-12,
+            generic=(
                 "Your mean is right, but your standard deviation differs from the pooled one.",
                 "variance = (sum of the sites' sums of squares - c * mean**2) / (c - 1).",
-            )
+            ),
+        )
     return correct(
         "Your federated mean and standard deviation equal the pooled ones on every test "
         "federation, including sites of one patient and sites with missing values."
     )
-
