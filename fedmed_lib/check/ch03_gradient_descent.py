@@ -15,7 +15,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fedmed_lib.check import Feedback, correct, wrong
+from fedmed_lib.check import Feedback, correct
+from fedmed_lib.check._core import (
+    AnyOf,
+    Mistake,
+    Symptom,
+    Wrong,
+    as_array,
+    as_number,
+    call,
+    diagnose,
+    selfcheck,
+)
 from fedmed_lib.models import mse_grad
 
 
@@ -31,22 +42,53 @@ def _problems() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return out
 
 
-def _call(fn: Callable[..., object], *args: np.ndarray | float) -> tuple[object, Feedback | None]:
-    """Call the learner's function, turning an exception into feedback."""
-    try:
-        return fn(*args), None
-    except NotImplementedError:
-        return None, wrong(
-            "Your function raises NotImplementedError.",
-            "replace `raise NotImplementedError` with your code.",
-        )
-    except Exception as err:  # noqa: BLE001 - any learner error is reported, not raised
-        return None, wrong(
-            f"Your function raised {type(err).__name__}: {err}.",
-            "check the shapes of your arrays and the order of the arguments.",
-        )
+_HINT = "check the shapes of your arrays and the order of the arguments."
 
 
+_STEP_MISTAKES = (
+    Symptom(
+        lambda got, X, eig: not np.isfinite(got) or got <= 0,
+        "Your step size is not a positive finite number.",
+        "a step size is 2 divided by a positive eigenvalue.",
+    ),
+    Mistake(
+        lambda X, eig: 4.0 / eig[-1],
+        "Your step size is too large: gradient descent would diverge with it.",
+        "the Hessian of this J is 2 X^T X / N; the 2 comes from d(r^2)/dr = 2r. "
+        "Use its largest eigenvalue.",
+    ),
+    Mistake(
+        lambda X, eig: 1.0 / eig[-1],
+        "Your step size is safe but only half as large as the largest stable one.",
+        "1/L guarantees a monotone decrease; the divergence threshold is where "
+        "|1 - lr * L| = 1.",
+    ),
+    Mistake(
+        lambda X, eig: AnyOf(2.0 / eig[-1] / len(X), 4.0 / eig[-1] / len(X)),
+        "Your step size shrinks with the number of examples.",
+        "the Hessian of a mean loss carries the factor 1/N: use 2 X^T X / N.",
+    ),
+    Mistake(
+        lambda X, eig: AnyOf(2.0 / eig[0], 1.0 / eig[0]),
+        "Your step size uses the wrong eigenvalue: it would make gradient descent diverge.",
+        "the step must be stable in every direction, so the steepest direction "
+        "(the largest eigenvalue) decides.",
+    ),
+    Mistake(
+        lambda X, eig: AnyOf(eig[-1], eig[-1] / 2),
+        "You returned a curvature (an eigenvalue), not a step size.",
+        "the step size is 2 divided by the largest eigenvalue.",
+    ),
+    Mistake(
+        lambda X, eig: 2.0 / np.sum(eig),
+        "Your step size is safe but too small: you used the trace (the sum of all "
+        "eigenvalues) instead of the largest eigenvalue.",
+        "np.linalg.eigvalsh gives the eigenvalues; take the maximum.",
+    ),
+)
+
+
+@selfcheck
 def check_max_step_size(fn: Callable[[np.ndarray], float]) -> Feedback:
     """Check a learner's largest stable step size ``2 / L`` for the mean squared error.
 
@@ -67,70 +109,58 @@ def check_max_step_size(fn: Callable[[np.ndarray], float]) -> Feedback:
         :ref:`ch-gradient-descent`.
     """
     for X, _, _ in _problems():
-        n = X.shape[0]
-        eig = np.linalg.eigvalsh(2.0 * X.T @ X / n)
-        lam_min, lam_max = float(eig[0]), float(eig[-1])
-        ref = 2.0 / lam_max
-        got_raw, fb = _call(fn, X.copy())
-        if fb is not None:
-            return fb
-        try:
-            got = float(np.asarray(got_raw, dtype=np.float64).reshape(()))
-        except (TypeError, ValueError):
-            return wrong(
-                "Your function should return a single number.",
-                "np.linalg.eigvalsh returns all eigenvalues; keep only the largest one.",
-            )
-        if not np.isfinite(got) or got <= 0:
-            return wrong(
-                "Your step size is not a positive finite number.",
-                "a step size is 2 divided by a positive eigenvalue.",
-            )
-        r = got / ref
-        if np.isclose(r, 1.0, rtol=1e-6):
-            continue
-        if np.isclose(r, 2.0, rtol=1e-6):
-            return wrong(
-                "Your step size is too large: gradient descent would diverge with it.",
-                "the Hessian of this J is 2 X^T X / N; the 2 comes from d(r^2)/dr = 2r. "
-                "Use its largest eigenvalue.",
-            )
-        if np.isclose(r, 0.5, rtol=1e-6):
-            return wrong(
-                "Your step size is safe but only half as large as the largest stable one.",
-                "1/L guarantees a monotone decrease; the divergence threshold is where "
-                "|1 - lr * L| = 1.",
-            )
-        if np.isclose(r, 1.0 / n, rtol=1e-6) or np.isclose(r, 2.0 / n, rtol=1e-6):
-            return wrong(
-                "Your step size shrinks with the number of examples.",
-                "the Hessian of a mean loss carries the factor 1/N: use 2 X^T X / N.",
-            )
-        if np.isclose(got, 2.0 / lam_min, rtol=1e-6) or np.isclose(got, 1.0 / lam_min, rtol=1e-6):
-            return wrong(
-                "Your step size uses the wrong eigenvalue: it would make gradient descent "
-                "diverge.",
-                "the step must be stable in every direction, so the steepest direction "
-                "(the largest eigenvalue) decides.",
-            )
-        if np.isclose(got, lam_max, rtol=1e-6) or np.isclose(got, lam_max / 2, rtol=1e-6):
-            return wrong(
-                "You returned a curvature (an eigenvalue), not a step size.",
-                "the step size is 2 divided by the largest eigenvalue.",
-            )
-        if np.isclose(got, 2.0 / float(np.trace(2.0 * X.T @ X / n)), rtol=1e-6):
-            return wrong(
-                "Your step size is safe but too small: you used the trace (the sum of all "
-                "eigenvalues) instead of the largest eigenvalue.",
-                "np.linalg.eigvalsh gives the eigenvalues; take the maximum.",
-            )
-        return wrong(
-            "Your step size is not the largest stable one.",
-            "compute the Hessian 2 X^T X / N, its largest eigenvalue L, and return 2 / L.",
+        eig = np.linalg.eigvalsh(2.0 * X.T @ X / X.shape[0])
+        got = as_number(
+            call(fn, X, hint=_HINT),
+            "np.linalg.eigvalsh returns all eigenvalues; keep only the largest one.",
+        )
+        diagnose(
+            got, 2.0 / eig[-1], _STEP_MISTAKES, (X, eig), rtol=1e-6,
+            generic=(
+                "Your step size is not the largest stable one.",
+                "compute the Hessian 2 X^T X / N, its largest eigenvalue L, and return 2 / L.",
+            ),
         )
     return correct("Your step size is 2/L on every test problem.")
 
 
+def _scale(step: np.ndarray, ref: np.ndarray) -> float | None:
+    """Return ``s`` if ``step == s * ref`` (to rounding), else ``None``."""
+    s = float(step @ ref / (ref @ ref))
+    return s if np.allclose(step, s * ref, rtol=1e-7, atol=1e-10) else None
+
+
+_GD_MISTAKES = (
+    Symptom(
+        lambda step, ref, lr, n: _scale(step, ref) is None,
+        "Your step does not point along the gradient.",
+        "compute the gradient 2/N X.T @ (X @ theta - y) first, then step "
+        "theta - lr * gradient.",
+    ),
+    Symptom(
+        lambda step, ref, lr, n: (_scale(step, ref) or 0.0) < 0,
+        "Your step goes uphill: it increases the loss.",
+        "gradient DEScent subtracts the gradient: theta - lr * gradient.",
+    ),
+    Mistake(
+        lambda ref, lr, n: ref / lr,
+        "Your step ignores the step size lr.",
+        "multiply the gradient by lr before subtracting it.",
+    ),
+    Mistake(
+        lambda ref, lr, n: 0.5 * ref,
+        "Your step is half as long as it should be.",
+        "the gradient of this loss has the factor 2 (no 1/2 in J).",
+    ),
+    Mistake(
+        lambda ref, lr, n: AnyOf(n * ref, n / 2.0 * ref),
+        "Your step grows with the number of examples.",
+        "J is a mean: its gradient carries the factor 1/N.",
+    ),
+)
+
+
+@selfcheck
 def check_gd_step(
     fn: Callable[[np.ndarray, np.ndarray, np.ndarray, float], np.ndarray],
 ) -> Feedback:
@@ -153,57 +183,27 @@ def check_gd_step(
     """
     for lr in (0.05, 0.2):
         for X, y, theta in _problems():
-            n = X.shape[0]
-            grad = mse_grad(theta, X, y)
-            theta_in = theta.copy()
-            got_raw, fb = _call(fn, theta_in, X.copy(), y.copy(), lr)
-            if fb is not None:
-                return fb
-            if not np.array_equal(theta_in, theta):
-                return wrong(
+            out = call(
+                fn, theta, X, y, lr, hint=_HINT,
+                inplace=(
                     "Your function changes the theta it was given (an in-place update).",
                     "return a new array, e.g. theta - lr * g, instead of theta -= lr * g; "
                     "in federated learning the server's global model must not change "
                     "behind its back.",
-                )
-            got = np.asarray(got_raw, dtype=np.float64)
+                ),
+            )
+            got = as_array(out, "the update theta - lr * gradient keeps the shape of theta.")
             if got.shape != theta.shape:
-                return wrong(
+                raise Wrong(
                     f"Your new theta has shape {got.shape}, but theta has shape {theta.shape}.",
                     "the update theta - lr * gradient keeps the shape of theta.",
                 )
-            step = got - theta  # the learner's step; the right one is -lr * grad
-            if np.allclose(step, -lr * grad, rtol=1e-8, atol=1e-12):
-                continue
-            s = float(step @ (-lr * grad) / (lr**2 * grad @ grad))
-            if not np.allclose(step, s * (-lr * grad), rtol=1e-7, atol=1e-10):
-                return wrong(
-                    "Your step does not point along the gradient.",
-                    "compute the gradient 2/N X.T @ (X @ theta - y) first, then step "
-                    "theta - lr * gradient.",
-                )
-            if s < 0:
-                return wrong(
-                    "Your step goes uphill: it increases the loss.",
-                    "gradient DEScent subtracts the gradient: theta - lr * gradient.",
-                )
-            if np.isclose(s, 1.0 / lr):
-                return wrong(
-                    "Your step ignores the step size lr.",
-                    "multiply the gradient by lr before subtracting it.",
-                )
-            if np.isclose(s, 0.5):
-                return wrong(
-                    "Your step is half as long as it should be.",
-                    "the gradient of this loss has the factor 2 (no 1/2 in J).",
-                )
-            if np.isclose(s, float(n)) or np.isclose(s, n / 2.0):
-                return wrong(
-                    "Your step grows with the number of examples.",
-                    "J is a mean: its gradient carries the factor 1/N.",
-                )
-            return wrong(
-                "Your step has the right direction but the wrong length.",
-                "check each factor of lr * 2/N X.T @ (X @ theta - y).",
+            ref = -lr * mse_grad(theta, X, y)  # the right step
+            diagnose(
+                got - theta, ref, _GD_MISTAKES, (ref, lr, X.shape[0]), rtol=1e-8, atol=1e-12,
+                generic=(
+                    "Your step has the right direction but the wrong length.",
+                    "check each factor of lr * 2/N X.T @ (X @ theta - y).",
+                ),
             )
     return correct("Your gradient-descent step is right on every test problem and step size.")
