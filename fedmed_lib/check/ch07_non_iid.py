@@ -12,11 +12,21 @@ showing the expected numbers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from fedmed_lib._validate import check_learner_fn
-from fedmed_lib.check import Feedback, correct, wrong
+from fedmed_lib.check import Feedback, correct
+from fedmed_lib.check._core import (
+    AnyOf,
+    Mistake,
+    Symptom,
+    Wrong,
+    as_array,
+    call,
+    diagnose,
+    selfcheck,
+)
 from fedmed_lib.models import logistic_grad
 
 GradFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float], np.ndarray]
@@ -35,22 +45,57 @@ def _cases(seed: int = 7) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return out
 
 
-def _close(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=1e-9))
+_GRAD_MISTAKES = (
+    Symptom(
+        lambda got, g, prox, mu, n: got.shape != g.shape,
+        lambda got, g, prox, mu, n: f"the gradient has shape {got.shape}; it must have the "
+        "shape of theta.",
+        "the gradient has one entry per parameter.",
+    ),
+    Mistake(
+        lambda g, prox, mu, n: g,
+        "this is the plain logistic gradient: the proximal term is missing.",
+        "differentiate mu/2 ||theta - theta_global||^2 and add it.",
+    ),
+    Mistake(
+        lambda g, prox, mu, n: g - mu * prox,
+        "the proximal term has the wrong sign: it pushes theta away from the global model.",
+        "the derivative of mu/2 ||theta - theta_global||^2 with respect to theta "
+        "points from theta_global towards theta.",
+    ),
+    Mistake(
+        lambda g, prox, mu, n: g + prox,
+        "the proximal term is there but does not depend on mu.",
+        "multiply (theta - theta_global) by mu.",
+    ),
+    Mistake(
+        lambda g, prox, mu, n: g + 0.5 * mu * prox,
+        "the proximal term is half as large as it should be.",
+        "the 1/2 in mu/2 ||.||^2 cancels against the 2 of the square's derivative.",
+    ),
+    Mistake(
+        lambda g, prox, mu, n: g * n + mu * prox,
+        "the proximal part is right but the loss gradient is N times too large.",
+        "the loss is the MEAN cross-entropy: divide the sum over examples by N.",
+    ),
+    Mistake(
+        lambda g, prox, mu, n: AnyOf(-g + mu * prox, -(g + mu * prox)),
+        "the loss part of the gradient has the wrong sign.",
+        "the logistic gradient is X^T (sigmoid(X theta) - y) / N.",
+    ),
+)
 
 
-def _call(fn: Callable[..., object], *args: object, **kwargs: object) -> np.ndarray | str:
+def _lower(fn: Callable[..., object], *args: object, hint: str, **kwargs: Any) -> np.ndarray:
+    """Call ``fn`` and return its answer as an array; this chapter's messages are lower-case."""
     try:
-        out = fn(*args, **kwargs)
-    except Exception as err:  # noqa: BLE001 - a learner's code may raise anything
-        return f"your function raised {type(err).__name__}: {err}"
-    try:
-        arr = np.asarray(out, dtype=np.float64)
-    except (TypeError, ValueError):
-        return f"your function returned {type(out).__name__}, not an array of numbers"
-    return arr
+        return as_array(call(fn, *args, hint=hint, **kwargs), hint)
+    except Wrong as verdict:
+        message, own_hint = verdict.feedback.message.split(" Hint: ", 1)
+        raise Wrong(message[0].lower() + message[1:], own_hint) from None
 
 
+@selfcheck(require_function=True)
 def check_fedprox_grad(fn: GradFn) -> Feedback:
     """Check ``fn(theta, theta_global, X, y, mu)``: the gradient of FedProx's local loss.
 
@@ -67,57 +112,19 @@ def check_fedprox_grad(fn: GradFn) -> Feedback:
     TypeError
         If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
-    check_learner_fn(fn)
     for theta, theta_global, X, y, mu in _cases():
-        args = (theta.copy(), theta_global.copy(), X.copy(), y.copy(), mu)
-        got = _call(fn, *args)
-        if isinstance(got, str):
-            return wrong(got + ".", "take (theta, theta_global, X, y, mu) and return an array.")
-        if got.shape != theta.shape:
-            return wrong(
-                f"the gradient has shape {got.shape}; it must have the shape of theta.",
-                "the gradient has one entry per parameter.",
-            )
-        g = logistic_grad(theta, X, y)
-        prox = theta - theta_global
-        if _close(got, g + mu * prox):
-            continue
-        if _close(got, g):
-            return wrong(
-                "this is the plain logistic gradient: the proximal term is missing.",
-                "differentiate mu/2 ||theta - theta_global||^2 and add it.",
-            )
-        if _close(got, g - mu * prox):
-            return wrong(
-                "the proximal term has the wrong sign: it pushes theta away from the "
-                "global model.",
-                "the derivative of mu/2 ||theta - theta_global||^2 with respect to theta "
-                "points from theta_global towards theta.",
-            )
-        if _close(got, g + prox):
-            return wrong(
-                "the proximal term is there but does not depend on mu.",
-                "multiply (theta - theta_global) by mu.",
-            )
-        if _close(got, g + 0.5 * mu * prox):
-            return wrong(
-                "the proximal term is half as large as it should be.",
-                "the 1/2 in mu/2 ||.||^2 cancels against the 2 of the square's derivative.",
-            )
-        if _close(got, g * X.shape[0] + mu * prox):
-            return wrong(
-                "the proximal part is right but the loss gradient is N times too large.",
-                "the loss is the MEAN cross-entropy: divide the sum over examples by N.",
-            )
-        if _close(got, -g + mu * prox) or _close(got, -(g + mu * prox)):
-            return wrong(
-                "the loss part of the gradient has the wrong sign.",
-                "the logistic gradient is X^T (sigmoid(X theta) - y) / N.",
-            )
-        return wrong(
-            "the gradient does not match the FedProx local gradient on a small test case.",
-            "write it as the logistic gradient plus the derivative of the proximal term, "
-            "and compare with a finite-difference estimate.",
+        got = _lower(
+            fn, theta, theta_global, X, y, mu,
+            hint="take (theta, theta_global, X, y, mu) and return an array.",
+        )
+        g, prox = logistic_grad(theta, X, y), theta - theta_global
+        diagnose(
+            got, g + mu * prox, _GRAD_MISTAKES, (g, prox, mu, X.shape[0]), rtol=1e-6, atol=1e-9,
+            generic=(
+                "the gradient does not match the FedProx local gradient on a small test case.",
+                "write it as the logistic gradient plus the derivative of the proximal term, "
+                "and compare with a finite-difference estimate.",
+            ),
         )
     return correct(
         "your FedProx gradient is right on all test cases: the loss gradient plus "
@@ -125,6 +132,51 @@ def check_fedprox_grad(fn: GradFn) -> Feedback:
     )
 
 
+def _local(case: tuple[Any, ...], anchor: str = "global") -> np.ndarray:
+    """Run FedProx's local steps on ``case``, with the proximal term anchored at ``anchor``.
+
+    ``case`` is ``(theta_global, X, y, mu, lr, num_steps)``; ``anchor`` is
+    ``"global"`` (right), ``"previous"`` (the previous local iterate),
+    ``"none"`` (plain gradient descent) or ``"negative"`` (the wrong sign).
+    """
+    theta_global, X, y, mu, lr, steps = case
+    theta, previous = theta_global.copy(), theta_global.copy()
+    for _ in range(steps):
+        target = previous if anchor == "previous" else theta_global
+        sign = {"global": 1.0, "previous": 1.0, "none": 0.0, "negative": -1.0}[anchor]
+        new = theta - lr * (logistic_grad(theta, X, y) + sign * mu * (theta - target))
+        previous, theta = theta, new
+    return theta
+
+
+_LOCAL_MISTAKES = (
+    Symptom(
+        lambda got, *case: got.shape != case[0].shape,
+        lambda got, *case: f"the result has shape {got.shape}; it must have the shape of "
+        "theta_global.",
+        "return the local model, not a list of iterates.",
+    ),
+    Mistake(
+        lambda *case: _local(case, "previous"),
+        "your proximal term pulls towards the previous local iterate.",
+        "the anchor is the global model received at the start of the round; it "
+        "stays fixed during all local steps.",
+    ),
+    Mistake(
+        lambda *case: _local(case, "none"),
+        "this is plain local gradient descent (FedAvg): the proximal term is missing.",
+        "add mu (theta - theta_global) to every local gradient (if you anchored "
+        "it at the current theta, the term is always zero).",
+    ),
+    Mistake(
+        lambda *case: _local(case, "negative"),
+        "the proximal term has the wrong sign.",
+        "it must pull theta back towards theta_global.",
+    ),
+)
+
+
+@selfcheck(require_function=True)
 def check_fedprox_local(fn: LocalFn) -> Feedback:
     """Check ``fn(theta_global, X, y, *, mu, lr, num_steps)``: FedProx's local training.
 
@@ -143,59 +195,24 @@ def check_fedprox_local(fn: LocalFn) -> Feedback:
     TypeError
         If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
-    check_learner_fn(fn)
     for _, theta_global, X, y, mu in _cases(11):
         lr, steps = 0.3, 4
-        anchor = theta_global.copy()
-        got = _call(fn, anchor, X.copy(), y.copy(), mu=mu, lr=lr, num_steps=steps)
-        if isinstance(got, str):
-            return wrong(
-                got + ".",
-                "take (theta_global, X, y) and the keywords mu, lr, num_steps; return theta.",
-            )
-        if not np.array_equal(anchor, theta_global):
-            return wrong(
+        got = _lower(
+            fn, theta_global, X, y, mu=mu, lr=lr, num_steps=steps,
+            hint="take (theta_global, X, y) and the keywords mu, lr, num_steps; return theta.",
+            inplace=(
                 "your function changed theta_global in place.",
                 "start from a copy (theta = theta_global.copy()); the server's model must "
                 "stay as it was.",
-            )
-        if got.shape != theta_global.shape:
-            return wrong(
-                f"the result has shape {got.shape}; it must have the shape of theta_global.",
-                "return the local model, not a list of iterates.",
-            )
-        ref, prev_anchor, no_prox, neg = (theta_global.copy() for _ in range(4))
-        previous = theta_global.copy()
-        for _ in range(steps):
-            ref = ref - lr * (logistic_grad(ref, X, y) + mu * (ref - theta_global))
-            new_prev = prev_anchor - lr * (
-                logistic_grad(prev_anchor, X, y) + mu * (prev_anchor - previous)
-            )
-            previous, prev_anchor = prev_anchor, new_prev
-            no_prox = no_prox - lr * logistic_grad(no_prox, X, y)
-            neg = neg - lr * (logistic_grad(neg, X, y) - mu * (neg - theta_global))
-        if _close(got, ref):
-            continue
-        if _close(got, prev_anchor):
-            return wrong(
-                "your proximal term pulls towards the previous local iterate.",
-                "the anchor is the global model received at the start of the round; it "
-                "stays fixed during all local steps.",
-            )
-        if _close(got, no_prox):
-            return wrong(
-                "this is plain local gradient descent (FedAvg): the proximal term is missing.",
-                "add mu (theta - theta_global) to every local gradient (if you anchored "
-                "it at the current theta, the term is always zero).",
-            )
-        if _close(got, neg):
-            return wrong(
-                "the proximal term has the wrong sign.",
-                "it must pull theta back towards theta_global.",
-            )
-        return wrong(
-            "the local model does not match FedProx's local steps on a small test case.",
-            "check the number of steps, the step size and that each step uses the "
-            "gradient at the current theta.",
+            ),
+        )
+        case = (theta_global, X, y, mu, lr, steps)
+        diagnose(
+            got, _local(case), _LOCAL_MISTAKES, case, rtol=1e-6, atol=1e-9,
+            generic=(
+                "the local model does not match FedProx's local steps on a small test case.",
+                "check the number of steps, the step size and that each step uses the "
+                "gradient at the current theta.",
+            ),
         )
     return correct("your FedProx local training is right on all test cases.")
