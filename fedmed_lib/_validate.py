@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-Params = list[NDArray[np.float64]]
-"""Model parameters: a list of numpy arrays (Flower calls this ``NDArrays``)."""
+from fedmed_lib.types import Params
 
 
 class InputTypeError(TypeError, ValueError):
@@ -58,6 +58,32 @@ def check_number(value: object, *, name: str) -> float:
     if not np.isfinite(x):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return x
+
+
+def check_real_setting(value: object, *, name: str, what: str) -> float:
+    """Return a setting as a float; a wrong type raises :class:`InputTypeError` in Flower's words.
+
+    The message reads like Flower's DP wrapper: "The clipping norm (clipping_norm)
+    should be a real number, got ...". Range checks are the caller's.
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise InputTypeError(
+            f"The {what} ({name}) should be a real number, got {_describe(value)}."
+        )
+    return float(value)
+
+
+def check_clipping_norm(clipping_norm: object) -> float:
+    """Check a clipping bound ``C``: a finite real number ``> 0`` (Flower's message)."""
+    c = check_real_setting(clipping_norm, name="clipping_norm", what="clipping norm")
+    if not np.isfinite(c) or c <= 0:
+        raise ValueError("The clipping norm should be a positive value.")
+    return c
+
+
+def check_positive_int(value: object, *, name: str) -> int:
+    """Check a count that must be at least 1 (``local_epochs``, ``num_clients``, ...)."""
+    return check_int(value, name=name, minimum=1)
 
 
 def check_int(value: object, *, name: str, minimum: int | None = None) -> int:
@@ -210,6 +236,86 @@ def check_binary_labels(y: np.ndarray, *, client: int | str = "data") -> None:
         raise ValueError(
             f"{who}: labels must be 0 or 1 for the logistic model, got {np.unique(y[bad])[:5]}"
         )
+
+
+def check_labels(
+    model: Any, y: np.ndarray, theta: np.ndarray | None = None, *, client: int | str = "data"
+) -> None:
+    """Check that ``y`` suits ``model``: 0/1 for logistic, class indices for softmax.
+
+    A binary model (``model.binary``, always true for the model named ``"logistic"``)
+    needs labels in {0, 1} (1 is the disease); the model named ``"softmax"`` needs
+    integer class indices, below the number of columns of ``theta`` when ``theta`` is
+    given; ``"linear"`` takes any real targets. ``model`` is a
+    :class:`fedmed_lib.models.Model` (only its ``name`` and ``binary`` are read).
+    Introduced in :ref:`ch-fedavg`.
+
+    Raises
+    ------
+    ValueError
+        If a label does not suit the model (the message names the client).
+    """
+    if getattr(model, "binary", False) or model.name == "logistic":
+        check_binary_labels(y, client=client)
+    elif model.name == "softmax":
+        num_classes = int(theta.shape[1]) if theta is not None and theta.ndim == 2 else 2**62
+        check_class_labels(y, num_classes, client=client)
+
+
+def check_clients(
+    clients: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    model: Any = None,
+) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
+    """Validate a list of ``(X, y)`` client data sets (non-empty, same width, finite).
+
+    Introduced in :ref:`ch-fedsgd`.
+
+    Parameters
+    ----------
+    clients
+        One ``(X, y)`` pair per client: ``X`` 2-D with at least one row, ``y`` 1-D
+        with one entry per row.
+    model
+        If given, the labels must suit it (:func:`check_labels`: 0/1 for the logistic
+        model, class indices for softmax).
+
+    Raises
+    ------
+    ValueError
+        If the list is empty or a client's data is empty, not 2-D, has mismatched
+        rows, a column ``y`` of shape ``(n, 1)``, a different number of columns,
+        NaN/Inf, or labels that do not suit ``model`` (the message names the client).
+    InputTypeError
+        If ``clients`` is not a list, or a client's data is not numeric.
+    """
+    if clients is None or isinstance(clients, str | bytes | np.ndarray) or not isinstance(
+        clients, Sequence
+    ):
+        raise InputTypeError(f"clients must be a list of (X, y) pairs, got {_describe(clients)}")
+    if len(clients) == 0:
+        raise ValueError("no clients: the list of client data sets is empty")
+    if model is not None and not isinstance(getattr(model, "name", None), str):
+        raise InputTypeError(
+            "model must be a fedmed_lib.models.Model (LINEAR, LOGISTIC or SOFTMAX), "
+            f"got {_describe(model)}"
+        )
+    out = []
+    width = None
+    for k, item in enumerate(clients):
+        if not isinstance(item, tuple | list) or len(item) != 2:
+            raise InputTypeError(f"{client_label(k)}: expected an (X, y) pair")
+        X, y = check_xy(item[0], item[1], client=k)
+        if width is None:
+            width = X.shape[1]
+        elif X.shape[1] != width:
+            raise ValueError(
+                f"{client_label(k)}: X has {X.shape[1]} columns, client 0 has {width}"
+            )
+        if model is not None:
+            check_labels(model, y, client=k)
+        out.append((X, y))
+    return out
 
 
 def check_positive(value: object, *, name: str) -> float:

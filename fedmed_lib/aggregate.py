@@ -24,18 +24,15 @@ returns those metrics next to the new model, and the History keeps them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fedmed_lib._validate import (
     InputTypeError,
-    Params,
     _describe,
-    check_client_id,
+    check_clipping_norm,
     check_num_examples,
     check_number,
     check_params,
@@ -43,61 +40,38 @@ from fedmed_lib._validate import (
     check_update,
     client_label,
 )
+from fedmed_lib.types import FitResult, Metrics, Params, Result, Results
 
-Metrics = dict[str, Any]
-"""What a strategy reports about one round of aggregation (Flower: ``dict[str, Scalar]``)."""
-
-
-# --- the shared types ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class FitResult:
-    """One client's reply to a training round: who sent it, what, and on how much data.
-
-    The book's version of Flower's ``(ClientProxy, FitRes)``. Introduced in
-    :ref:`ch-fedavg`.
-
-    A FitResult unpacks like the pair ``(params, num_examples)`` (``params, n =
-    result``), so aggregation code written for pairs, such as the chapters'
-    from-scratch rules or Flower's ``aggregate``, accepts FitResults unchanged. Nothing
-    but ``cid`` is checked when it is built: a malformed update must reach the
-    server, which rejects (or drops) it and names the client.
-
-    Attributes
-    ----------
-    cid
-        The client's id (its index in the federation, or a name).
-    params
-        The client's update: a list of arrays.
-    num_examples
-        The number of training examples behind the update (the weight of FedAvg).
-
-    Raises
-    ------
-    InputTypeError
-        If ``cid`` is not an integer or a string.
-    """
-
-    cid: int | str
-    params: Sequence[np.ndarray]
-    num_examples: int
-
-    def __post_init__(self) -> None:
-        """Check that the client id is an integer or a string."""
-        check_client_id(self.cid, name="FitResult.cid")
-
-    def __iter__(self) -> Iterator[Any]:
-        """Unpack like the pair ``(params, num_examples)``."""
-        yield self.params
-        yield self.num_examples
+__all__ = [  # FitResult, Metrics, Result and Results are re-exported from fedmed_lib.types
+    "AggregatedParams",
+    "FitResult",
+    "Metrics",
+    "Result",
+    "Results",
+    "add",
+    "add_checked",
+    "check_results_list",
+    "clip_and_flag",
+    "clip_checked",
+    "clip_update",
+    "flatten",
+    "global_norm",
+    "mean_over_clients",
+    "median_over_clients",
+    "pow2_scale",
+    "rule_metrics",
+    "scaled_norm",
+    "scaled_norm_checked",
+    "subtract",
+    "unflatten",
+    "unweighted_average",
+    "validate_results",
+    "weighted_average",
+    "weighted_mean",
+]
 
 
-Result = FitResult | tuple[Sequence[np.ndarray], int]
-"""One client's result: a :class:`FitResult` or a plain ``(params, num_examples)`` pair."""
-
-Results = Sequence[Result]
-"""The results of one round, one per client."""
+# --- what a rule returns ----------------------------------------------------------------
 
 
 class AggregatedParams(list[NDArray[np.float64]]):
@@ -428,7 +402,7 @@ def scaled_norm(params: Sequence[np.ndarray]) -> tuple[float, float]:
     ``s`` is the power of two of :func:`pow2_scale` of the largest ``|x|``, so every
     ``|x / s| < 2`` and ``r <= 2 sqrt(size)``.
     The norm of an update with entries ``1e200`` overflows; ``s`` and ``r`` do not,
-    so clipping can use ``r`` (see :func:`fedmed_lib.privacy.dp.clip_update`).
+    so clipping can use ``r`` (see :func:`clip_update`).
     Introduced in :ref:`ch-differential-privacy`.
     """
     return scaled_norm_checked(_arrays(params, "params"))
@@ -448,3 +422,67 @@ def scaled_norm_checked(arrays: Sequence[np.ndarray]) -> tuple[float, float]:
     s = math.ldexp(1.0, math.frexp(top)[1] - 1)  # as pow2_scale: s <= top < 2 s
     r = float(np.sqrt(sum(float(np.sum(np.square(a / s))) for a in arrays)))
     return s, r
+
+
+# --- clipping: the norm bound of DP-FedAvg and of norm-bounded robust rules -----------
+
+
+def clip_and_flag(update: Sequence[np.ndarray], clipping_norm: float) -> tuple[Params, bool]:
+    """Clip an update as :func:`clip_update` does and say whether it was scaled down.
+
+    Introduced in :ref:`ch-differential-privacy`.
+
+    Returns
+    -------
+    clipped, was_clipped
+        ``update * min(1, C / ||update||)`` and ``||update|| > C``.
+    """
+    c = check_clipping_norm(clipping_norm)
+    return clip_checked(check_params(update, name="update"), c)
+
+
+def clip_checked(arrays: Params, clipping_norm: float) -> tuple[Params, bool]:
+    """Compute :func:`clip_and_flag` on checked float arrays and a checked norm.
+
+    ``||update|| = s * r`` (:func:`scaled_norm_checked`); the update
+    is kept if ``r <= C / s`` and otherwise becomes ``(update / s) * (C / r)``, which is
+    ``update * C / ||update||`` to the last bit, and never overflows. Introduced in
+    :ref:`ch-differential-privacy`.
+    """
+    s, r = scaled_norm_checked(arrays)
+    if r <= clipping_norm / s:  # ||update|| <= C, without computing s * r (may overflow)
+        return list(arrays), False
+    factor = clipping_norm / r
+    return [(a / s) * factor for a in arrays], True
+
+
+def clip_update(update: Sequence[np.ndarray], clipping_norm: float) -> Params:
+    """Scale an update down so that its global L2 norm is at most ``clipping_norm``.
+
+    Returns ``update * min(1, C / ||update||)``, the norm taken over all arrays
+    together. Updates already inside the ball are returned unchanged (never
+    scaled up); the input is not modified. The norm is computed with a power-of-two
+    scaling (:func:`scaled_norm`), so an update with entries
+    ``1e200``, whose norm overflows, is still scaled to norm ``C``. Introduced in
+    :ref:`ch-differential-privacy`.
+
+    Parameters
+    ----------
+    update
+        A model update (list of arrays), e.g. ``theta_local - theta_global``.
+    clipping_norm
+        The bound ``C > 0``.
+
+    Raises
+    ------
+    ValueError
+        If ``clipping_norm`` is not positive, or the update is empty, not a list of
+        real arrays, or not finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> clip_update([np.array([3.0, 4.0])], 1.0)[0]
+    array([0.6, 0.8])
+    """
+    return clip_and_flag(update, clipping_norm)[0]

@@ -16,34 +16,45 @@ Flower: :meth:`FedAvg.aggregate_fit` has no arithmetic of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from fedmed_lib._validate import (
     InputTypeError,
-    Params,
     _describe,
-    check_binary_labels,
     check_callable,
-    check_class_labels,
     check_client_index,
+    check_clients,
     check_fraction,
     check_int,
+    check_labels,
     check_nonnegative,
     check_number,
     check_optional_int,
     check_params,
     check_positive,
+    check_positive_int,
     check_real_array,
     check_rng,
     check_xy,
     client_label,
 )
-from fedmed_lib.aggregate import Metrics, Results, add_checked, rule_metrics, weighted_average
-from fedmed_lib.models import Array, Model
+from fedmed_lib.aggregate import add_checked, rule_metrics, weighted_average
+from fedmed_lib.models import Model
+from fedmed_lib.types import AggregateFn, Array, ClientFn, Metrics, Params, Results
 
-AggregateFn = Callable[..., Params]
+__all__ = [  # check_clients and check_labels live in fedmed_lib._validate; re-exported here
+    "FedAvg",
+    "check_clients",
+    "check_labels",
+    "fedavg_round",
+    "fedsgd_round",
+    "initial_params",
+    "local_sgd",
+    "numpy_client_fn",
+    "server_step",
+]
 
 
 def _who(client: int | str | None) -> str:
@@ -59,28 +70,6 @@ def _check_model(model: object) -> Model:
     return model
 
 
-def check_labels(
-    model: Model, y: np.ndarray, theta: np.ndarray | None = None, *, client: int | str = "data"
-) -> None:
-    """Check that ``y`` suits ``model``: 0/1 for logistic, class indices for softmax.
-
-    A binary model (``model.binary``, always true for the model named ``"logistic"``)
-    needs labels in {0, 1} (1 is the disease); the model named ``"softmax"`` needs
-    integer class indices, below the number of columns of ``theta`` when ``theta`` is
-    given; ``"linear"`` takes any real targets. Introduced in :ref:`ch-fedavg`.
-
-    Raises
-    ------
-    ValueError
-        If a label does not suit the model (the message names the client).
-    """
-    if getattr(model, "binary", False) or model.name == "logistic":
-        check_binary_labels(y, client=client)
-    elif model.name == "softmax":
-        num_classes = int(theta.shape[1]) if theta is not None and theta.ndim == 2 else 2**62
-        check_class_labels(y, num_classes, client=client)
-
-
 def _check_theta(theta: object, X: np.ndarray, model: Model, client: int | str | None) -> Array:
     t = check_real_array(theta, name=f"{_who(client)}theta")
     want = 2 if model.name == "softmax" else 1
@@ -91,59 +80,6 @@ def _check_theta(theta: object, X: np.ndarray, model: Model, client: int | str |
             f"the {model.name} model needs theta of shape {shape}"
         )
     return t
-
-
-def check_clients(
-    clients: Sequence[tuple[np.ndarray, np.ndarray]],
-    *,
-    model: Model | None = None,
-) -> list[tuple[Array, Array]]:
-    """Validate a list of ``(X, y)`` client data sets (non-empty, same width, finite).
-
-    Introduced in :ref:`ch-fedsgd`.
-
-    Parameters
-    ----------
-    clients
-        One ``(X, y)`` pair per client: ``X`` 2-D with at least one row, ``y`` 1-D
-        with one entry per row.
-    model
-        If given, the labels must suit it (:func:`check_labels`: 0/1 for the logistic
-        model, class indices for softmax).
-
-    Raises
-    ------
-    ValueError
-        If the list is empty or a client's data is empty, not 2-D, has mismatched
-        rows, a column ``y`` of shape ``(n, 1)``, a different number of columns,
-        NaN/Inf, or labels that do not suit ``model`` (the message names the client).
-    InputTypeError
-        If ``clients`` is not a list, or a client's data is not numeric.
-    """
-    if clients is None or isinstance(clients, str | bytes | np.ndarray) or not isinstance(
-        clients, Sequence
-    ):
-        raise InputTypeError(f"clients must be a list of (X, y) pairs, got {_describe(clients)}")
-    if len(clients) == 0:
-        raise ValueError("no clients: the list of client data sets is empty")
-    if model is not None:
-        _check_model(model)
-    out = []
-    width = None
-    for k, item in enumerate(clients):
-        if not isinstance(item, tuple | list) or len(item) != 2:
-            raise InputTypeError(f"{client_label(k)}: expected an (X, y) pair")
-        X, y = check_xy(item[0], item[1], client=k)
-        if width is None:
-            width = X.shape[1]
-        elif X.shape[1] != width:
-            raise ValueError(
-                f"{client_label(k)}: X has {X.shape[1]} columns, client 0 has {width}"
-            )
-        if model is not None:
-            check_labels(model, y, client=k)
-        out.append((X, y))
-    return out
 
 
 def _sgd(
@@ -205,7 +141,7 @@ def _check_settings(
     max_steps: object = None,
 ) -> tuple[float, int, int | None, np.random.Generator | None, float, float, int | None]:
     lr_ = check_positive(lr, name="lr")
-    epochs = check_int(local_epochs, name="local_epochs", minimum=1)
+    epochs = check_positive_int(local_epochs, name="local_epochs")
     batch = check_optional_int(batch_size, name="batch_size", minimum=1)
     gen = None if rng is None else _check_shuffler(rng)
     mu_ = check_nonnegative(mu, name="mu (the FedProx proximal coefficient)")
@@ -330,14 +266,14 @@ class FedAvg:
         self.server_lr = check_positive(server_lr, name="server_lr")
         check_callable(aggregate_fn, name="aggregate_fn")
         self.aggregate_fn = aggregate_fn
-        self.min_fit_clients = check_int(min_fit_clients, name="min_fit_clients", minimum=1)
+        self.min_fit_clients = check_positive_int(min_fit_clients, name="min_fit_clients")
 
     def configure_fit(
         self, server_round: int, num_clients: int, rng: np.random.Generator
     ) -> list[int]:
         """Sample the clients that train in this round (sorted indices)."""
-        check_int(server_round, name="server_round", minimum=1)
-        n = check_int(num_clients, name="num_clients", minimum=1)
+        check_positive_int(server_round, name="server_round")
+        n = check_positive_int(num_clients, name="num_clients")
         gen = check_rng(rng)
         m = max(self.min_fit_clients, int(round(self.fraction_fit * n)))
         m = min(m, n)
@@ -366,7 +302,7 @@ class FedAvg:
         the problem and the caller keeps ``current``. A new model that is not finite
         (the server step overflowed) is refused the same way.
         """
-        check_int(server_round, name="server_round", minimum=1)
+        check_positive_int(server_round, name="server_round")
         reference = check_params(current, name="current")
         delta = self.aggregate_fn(results, reference=reference)
         metrics: Metrics = {"num_updates": len(results), **rule_metrics(delta)}
@@ -417,8 +353,6 @@ def server_step(
             )
     return new
 
-
-ClientFn = Callable[[int, Params, int, np.random.Generator], tuple[Params, int]]
 
 
 def numpy_client_fn(

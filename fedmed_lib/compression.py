@@ -24,7 +24,6 @@ from numpy.typing import NDArray
 
 from fedmed_lib._validate import (
     InputTypeError,
-    Params,
     check_fraction,
     check_int,
     check_num_examples,
@@ -33,7 +32,7 @@ from fedmed_lib._validate import (
     check_update,
     client_label,
 )
-from fedmed_lib.algorithms import ClientFn
+from fedmed_lib.types import ClientFn, Params
 
 LEVELS = 127
 """Largest magnitude of an int8 level (symmetric: -127..127)."""

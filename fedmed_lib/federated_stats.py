@@ -44,11 +44,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
 from fedmed_lib._validate import InputTypeError, check_int, check_number
-
-Array = NDArray[np.float64]
+from fedmed_lib.types import Array
 
 
 def _who(site: object) -> str:

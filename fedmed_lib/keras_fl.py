@@ -27,14 +27,14 @@ from numpy.typing import NDArray
 
 from fedmed_lib._validate import (
     InputTypeError,
-    Params,
     check_int,
     check_positive,
+    check_positive_int,
     check_seed,
     check_update,
     client_label,
 )
-from fedmed_lib.algorithms import ClientFn
+from fedmed_lib.types import ClientFn, Params
 
 if TYPE_CHECKING:  # pragma: no cover - keras is imported lazily (costs seconds)
     import keras
@@ -238,8 +238,8 @@ def keras_client_fn(
     """
     _check_model(model)
     data = check_image_clients(clients)
-    local_epochs = check_int(local_epochs, name="local_epochs", minimum=1)
-    batch_size = check_int(batch_size, name="batch_size", minimum=1)
+    local_epochs = check_positive_int(local_epochs, name="local_epochs")
+    batch_size = check_positive_int(batch_size, name="batch_size")
     if not isinstance(shuffle, bool):
         raise InputTypeError(f"shuffle must be True or False, got {shuffle!r}")
 

@@ -36,8 +36,7 @@ from fedmed_lib._validate import (
     check_real_array,
     check_seed,
 )
-
-Array = NDArray[np.float64]
+from fedmed_lib.types import Array
 
 
 def _check_dense_gradient(grad_W: np.ndarray, grad_b: np.ndarray) -> tuple[Array, Array]:

@@ -35,11 +35,11 @@ from fedmed_lib._validate import (
     check_binary_labels,
     check_int,
     check_nonnegative,
+    check_positive_int,
     check_real_array,
     client_label,
 )
-
-Array = NDArray[np.float64]
+from fedmed_lib.types import Array
 
 _REAL_KINDS = "fiu"  # float, signed and unsigned integer dtypes
 
@@ -491,7 +491,7 @@ class Model:
         ValueError
             If ``n_features`` is not an integer >= 1 or ``n_classes`` not an integer >= 2.
         """
-        p = check_int(n_features, name="n_features", minimum=1)
+        p = check_positive_int(n_features, name="n_features")
         c = check_int(n_classes, name="n_classes", minimum=2)
         if self.name == "softmax":
             return np.zeros((p, c))

@@ -23,6 +23,7 @@ from fedmed_lib._validate import (
     check_int,
     check_nonnegative,
     check_positive,
+    check_positive_int,
     check_real_array,
     check_seed,
     client_label,
@@ -87,8 +88,8 @@ def iid_partition(n: int, num_clients: int, *, seed: int = 0) -> Indices:
         If ``n`` or ``num_clients`` is not an integer, ``num_clients < 1``, there are
         fewer examples than clients, or ``seed`` is not a non-negative integer.
     """
-    n = check_int(n, name="n", minimum=1)
-    num_clients = check_int(num_clients, name="num_clients", minimum=1)
+    n = check_positive_int(n, name="n")
+    num_clients = check_positive_int(num_clients, name="num_clients")
     seed = check_seed(seed)
     _check(n, num_clients)
     order = np.random.default_rng(seed).permutation(n)
@@ -111,8 +112,8 @@ def shard_partition(
         shards, or ``seed`` is not a non-negative integer.
     """
     labels = _labels(y)
-    num_clients = check_int(num_clients, name="num_clients", minimum=1)
-    shards_per_client = check_int(shards_per_client, name="shards_per_client", minimum=1)
+    num_clients = check_positive_int(num_clients, name="num_clients")
+    shards_per_client = check_positive_int(shards_per_client, name="shards_per_client")
     seed = check_seed(seed)
     _check(len(labels), num_clients)
     _check(len(labels), num_clients * shards_per_client)
@@ -151,11 +152,11 @@ def dirichlet_partition(
         gives every client ``min_size`` examples in ``max_tries`` attempts.
     """
     labels = _labels(y)
-    num_clients = check_int(num_clients, name="num_clients", minimum=1)
+    num_clients = check_positive_int(num_clients, name="num_clients")
     alpha = check_positive(alpha, name="alpha")
     seed = check_seed(seed)
     min_size = check_int(min_size, name="min_size", minimum=0)
-    max_tries = check_int(max_tries, name="max_tries", minimum=1)
+    max_tries = check_positive_int(max_tries, name="max_tries")
     _check(len(labels), num_clients)
     if num_clients * min_size > len(labels):
         raise ValueError(
@@ -196,11 +197,11 @@ def quantity_skew_partition(
         ``alpha`` is not a positive number, ``seed`` is not a non-negative integer, or
         there are fewer than ``num_clients * min_size`` examples.
     """
-    n = check_int(n, name="n", minimum=1)
-    num_clients = check_int(num_clients, name="num_clients", minimum=1)
+    n = check_positive_int(n, name="n")
+    num_clients = check_positive_int(num_clients, name="num_clients")
     alpha = check_positive(alpha, name="alpha")
     seed = check_seed(seed)
-    min_size = check_int(min_size, name="min_size", minimum=1)
+    min_size = check_positive_int(min_size, name="min_size")
     _check(n, num_clients * min_size)
     rng = np.random.default_rng(seed)
     props = rng.dirichlet(alpha * np.ones(num_clients))
@@ -232,7 +233,7 @@ def feature_shift(
         number >= 0, or ``seed`` is not a non-negative integer.
     """
     A = check_real_array(X, name="X", ndim=2, allow_empty=False)
-    num_clients = check_int(num_clients, name="num_clients", minimum=1)
+    num_clients = check_positive_int(num_clients, name="num_clients")
     checked = _check_parts(parts, A.shape[0])
     scale = check_nonnegative(scale, name="scale")
     seed = check_seed(seed)
@@ -265,7 +266,7 @@ def label_counts(y: np.ndarray, parts: Indices, num_classes: int | None = None) 
     if num_classes is None:
         c = top
     else:
-        c = check_int(num_classes, name="num_classes", minimum=1)
+        c = check_positive_int(num_classes, name="num_classes")
         if c < top:
             raise ValueError(f"num_classes={c} but y holds the label {top - 1}")
     yi = labels.astype(np.int64)

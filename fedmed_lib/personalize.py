@@ -30,12 +30,14 @@ from fedmed_lib._validate import (
     check_num_examples,
     check_number,
     check_positive,
+    check_positive_int,
     check_real_array,
     check_xy,
     client_label,
 )
 from fedmed_lib.algorithms import local_sgd
-from fedmed_lib.models import Array, Model
+from fedmed_lib.models import Model
+from fedmed_lib.types import Array
 
 
 def _sequence(value: object, *, name: str) -> Sequence[object]:
@@ -145,7 +147,7 @@ def early_stopping_round(
     if len(labels) != values.size:
         raise ValueError(f"{values.size} losses but {len(labels)} rounds")
     if patience is not None:
-        patience = check_int(patience, name="patience", minimum=1)
+        patience = check_positive_int(patience, name="patience")
     best, since = 0, 0
     for i in range(1, values.size):
         if values[i] < values[best]:
@@ -248,7 +250,7 @@ def fine_tune(
     model.check_labels(y_val, n_classes=n_classes, client=site)
     check_positive(lr, name="lr")
     max_steps = check_int(max_steps, name="max_steps", minimum=0)
-    every = check_int(every, name="every", minimum=1)
+    every = check_positive_int(every, name="every")
     l2 = check_nonnegative(l2, name="l2")
     steps, val_losses = [0], [model.loss(w, X_val, y_val)]
     best_theta, best_loss, best_steps = w.copy(), val_losses[0], 0

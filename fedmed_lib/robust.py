@@ -29,15 +29,15 @@ were dropped (``num_dropped``, ``dropped_clients``, ``dropped_reasons``), select
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fedmed_lib._validate import (
     InputTypeError,
-    Params,
     _describe,
+    check_clipping_norm,
     check_int,
     check_num_examples,
     check_number,
@@ -48,10 +48,9 @@ from fedmed_lib._validate import (
 )
 from fedmed_lib.aggregate import (
     AggregatedParams,
-    FitResult,
-    Results,
     _unpack,
     check_results_list,
+    clip_checked,
     flatten,
     mean_over_clients,
     median_over_clients,
@@ -60,9 +59,7 @@ from fedmed_lib.aggregate import (
     unflatten,
     validate_results,
 )
-from fedmed_lib.privacy.dp import _check_clipping_norm, clip_checked
-
-AggregateFn = Callable[..., Params]
+from fedmed_lib.types import AggregateFn, FitResult, Params, Results
 
 
 def validate_updates(
@@ -331,7 +328,7 @@ def norm_clipped_mean(
     ``clipped_clients`` (the ids of the clients whose update was scaled down).
     Introduced in :ref:`ch-robust`.
     """
-    c = _check_clipping_norm(clipping_norm)
+    c = check_clipping_norm(clipping_norm)
     checked = validate_results(results, reference)
     clipped, flags = [], []
     for r in checked:

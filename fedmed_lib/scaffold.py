@@ -30,30 +30,30 @@ from collections.abc import Sequence
 import numpy as np
 
 from fedmed_lib._validate import (
-    Params,
     check_client_index,
+    check_clients,
     check_fraction,
     check_int,
+    check_labels,
     check_params,
     check_positive,
+    check_positive_int,
     check_real_array,
     check_rng,
     check_xy,
     client_label,
 )
-from fedmed_lib.aggregate import Metrics, Results, weighted_average
+from fedmed_lib.aggregate import weighted_average
 from fedmed_lib.algorithms import (
-    ClientFn,
     FedAvg,
     _check_model,
     _check_settings,
     _check_theta,
     _sgd,
-    check_clients,
-    check_labels,
     server_step,
 )
-from fedmed_lib.models import Array, Model
+from fedmed_lib.models import Model
+from fedmed_lib.types import Array, ClientFn, Metrics, Params, Results
 
 
 def scaffold_initial_params(theta: np.ndarray) -> Params:
@@ -286,7 +286,7 @@ class Scaffold(FedAvg):
         super().__init__(
             fraction_fit=check_fraction(fraction_fit, name="fraction_fit"),
             server_lr=check_positive(server_lr, name="server_lr"),
-            min_fit_clients=check_int(min_fit_clients, name="min_fit_clients", minimum=1),
+            min_fit_clients=check_positive_int(min_fit_clients, name="min_fit_clients"),
         )
         self.num_clients: int | None = None
 
@@ -312,7 +312,7 @@ class Scaffold(FedAvg):
             If ``current`` is not a ``[theta, c]`` pair, a client's update is
             malformed (naming the client by its id), or the new state is not finite.
         """
-        check_int(server_round, name="server_round", minimum=1)
+        check_positive_int(server_round, name="server_round")
         state = check_params(current, name="current")
         if len(state) != 2 or state[0].shape != state[1].shape:
             raise ValueError(

@@ -27,16 +27,15 @@ import numpy as np
 
 from fedmed_lib._validate import (
     InputTypeError,
-    Params,
     _describe,
     check_callable,
     check_int,
     check_params,
+    check_positive_int,
     check_seed,
     client_label,
 )
-from fedmed_lib.aggregate import FitResult, Metrics, Results
-from fedmed_lib.algorithms import ClientFn
+from fedmed_lib.types import ClientFn, FitResult, Metrics, Params, Results
 
 __all__ = [
     "EvalFn",
@@ -307,10 +306,10 @@ def run_simulation(
         ``client_fn`` that is not a function, ...), naming it.
     """
     check_callable(client_fn, name="client_fn")
-    n_clients = check_int(num_clients, name="num_clients", minimum=1)
+    n_clients = check_positive_int(num_clients, name="num_clients")
     n_rounds = check_int(num_rounds, name="num_rounds", minimum=0)
     seed_ = check_seed(seed)
-    every = check_int(eval_every, name="eval_every", minimum=1)
+    every = check_positive_int(eval_every, name="eval_every")
     check_strategy(strategy)
     if eval_fn is not None:
         check_callable(eval_fn, name="eval_fn")

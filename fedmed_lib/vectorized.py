@@ -27,7 +27,6 @@ from numpy.typing import NDArray
 
 from fedmed_lib._validate import (
     InputTypeError,
-    Params,
     _describe,
     check_binary_labels,
     check_callable,
@@ -35,6 +34,7 @@ from fedmed_lib._validate import (
     check_nonnegative,
     check_optional_int,
     check_positive,
+    check_positive_int,
     check_real_array,
     check_seed,
     check_xy,
@@ -42,8 +42,9 @@ from fedmed_lib._validate import (
 )
 from fedmed_lib.aggregate import weighted_average
 from fedmed_lib.simulation import EvalFn, History
+from fedmed_lib.types import Array, Params
 
-FloatArray = NDArray[np.float64]
+FloatArray = Array
 IntArray = NDArray[np.int64]
 
 
@@ -151,7 +152,7 @@ def minibatch_orders(
     if sizes.ndim != 1 or sizes.size == 0 or np.any(sizes < 1):
         raise ValueError(f"sizes must be a non-empty list of positive integers, got {sizes}")
     num_rounds = check_int(num_rounds, name="num_rounds", minimum=0)
-    local_epochs = check_int(local_epochs, name="local_epochs", minimum=1)
+    local_epochs = check_positive_int(local_epochs, name="local_epochs")
     rng = np.random.default_rng(check_seed(seed))
     max_n = int(sizes.max())
     keys = rng.random((num_rounds, local_epochs, sizes.size, max_n))
@@ -180,9 +181,9 @@ def sample_devices(
     patients.
     """
     X, y = check_xy(X, y)
-    num_clients = check_int(num_clients, name="num_clients", minimum=1)
-    min_size = check_int(min_size, name="min_size", minimum=1)
-    max_size = check_int(max_size, name="max_size", minimum=1)
+    num_clients = check_positive_int(num_clients, name="num_clients")
+    min_size = check_positive_int(min_size, name="min_size")
+    max_size = check_positive_int(max_size, name="max_size")
     if not min_size <= max_size:
         raise ValueError(f"need 1 <= min_size <= max_size, got {min_size}, {max_size}")
     noise = check_nonnegative(noise, name="noise")
@@ -255,7 +256,7 @@ class VectorizedFedAvg:
         batch_size: int | None = None,
         lr: float,
     ) -> None:
-        local_epochs = check_int(local_epochs, name="local_epochs", minimum=1)
+        local_epochs = check_positive_int(local_epochs, name="local_epochs")
         batch_size = check_optional_int(batch_size, name="batch_size", minimum=1)
         self.lr = check_positive(lr, name="lr")
         self.data = pad_clients(X_clients, y_clients)
@@ -432,7 +433,7 @@ def keras_fedavg(
     data = pad_clients(X_clients, y_clients)
     d = data.X.shape[2]
     kernel, bias = _check_initial(initial_parameters, d)
-    local_epochs = check_int(local_epochs, name="local_epochs", minimum=1)
+    local_epochs = check_positive_int(local_epochs, name="local_epochs")
     batch_size = check_optional_int(batch_size, name="batch_size", minimum=1)
     num_rounds = check_int(num_rounds, name="num_rounds", minimum=0)
     seed = check_seed(seed)

@@ -32,8 +32,7 @@ from fedmed_lib.federated_stats import (
 )
 from fedmed_lib.models import LOGISTIC, add_intercept
 from fedmed_lib.simulation import History, run_simulation
-
-Array = NDArray[np.float64]
+from fedmed_lib.types import Array
 
 TEST_SIZE = 0.3
 """Fraction of each hospital's patients kept for its local test set."""

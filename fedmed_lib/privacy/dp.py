@@ -19,7 +19,6 @@ Introduced in :ref:`ch-differential-privacy`.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,23 +27,34 @@ import numpy as np
 
 from fedmed_lib._validate import (
     InputTypeError,
-    Params,
     _describe,
-    check_int,
+    check_clipping_norm,
     check_params,
+    check_positive_int,
+    check_real_setting,
     check_seed,
 )
 from fedmed_lib.aggregate import (
     AggregatedParams,
-    FitResult,
-    Metrics,
-    Results,
+    clip_and_flag,
+    clip_checked,
+    clip_update,
     rule_metrics,
-    scaled_norm_checked,
     validate_results,
     weighted_mean,
 )
 from fedmed_lib.simulation import Strategy, check_strategy, checked_aggregate_fit
+from fedmed_lib.types import FitResult, Metrics, Params, Results
+
+__all__ = [  # clip_update and clip_and_flag live in fedmed_lib.aggregate; re-exported here
+    "RDP_ORDERS",
+    "DifferentialPrivacyServerSideFixedClipping",
+    "clip_and_flag",
+    "clip_update",
+    "compute_epsilon",
+    "dp_event",
+    "gaussian_noise_std",
+]
 
 RDP_ORDERS: tuple[float, ...] = tuple(float(a) for a in [*range(2, 64), 128, 256, 512, 1024])
 """Renyi orders used by :func:`compute_epsilon` (integer orders: the subsampled
@@ -52,88 +62,11 @@ Gaussian's RDP is computed exactly there, without the numerical warnings that
 ``dp-accounting`` emits for some fractional orders)."""
 
 
-def _real(value: object, *, name: str, what: str) -> float:
-    """Return ``value`` as a float; a wrong type raises :class:`InputTypeError` naming it."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-        raise InputTypeError(
-            f"The {what} ({name}) should be a real number, got {_describe(value)}."
-        )
-    return float(value)
-
-
-def _check_clipping_norm(clipping_norm: object) -> float:
-    c = _real(clipping_norm, name="clipping_norm", what="clipping norm")
-    if not np.isfinite(c) or c <= 0:
-        raise ValueError("The clipping norm should be a positive value.")
-    return c
-
-
 def _check_noise_multiplier(noise_multiplier: object) -> float:
-    sigma = _real(noise_multiplier, name="noise_multiplier", what="noise multiplier")
+    sigma = check_real_setting(noise_multiplier, name="noise_multiplier", what="noise multiplier")
     if not np.isfinite(sigma) or sigma < 0:
         raise ValueError("The noise multiplier should be a non-negative value.")
     return sigma
-
-
-def clip_and_flag(update: Sequence[np.ndarray], clipping_norm: float) -> tuple[Params, bool]:
-    """Clip an update as :func:`clip_update` does and say whether it was scaled down.
-
-    Introduced in :ref:`ch-differential-privacy`.
-
-    Returns
-    -------
-    clipped, was_clipped
-        ``update * min(1, C / ||update||)`` and ``||update|| > C``.
-    """
-    c = _check_clipping_norm(clipping_norm)
-    return clip_checked(check_params(update, name="update"), c)
-
-
-def clip_checked(arrays: Params, clipping_norm: float) -> tuple[Params, bool]:
-    """Compute :func:`clip_and_flag` on checked float arrays and a checked norm.
-
-    ``||update|| = s * r`` (:func:`fedmed_lib.aggregate.scaled_norm_checked`); the update
-    is kept if ``r <= C / s`` and otherwise becomes ``(update / s) * (C / r)``, which is
-    ``update * C / ||update||`` to the last bit, and never overflows. Introduced in
-    :ref:`ch-differential-privacy`.
-    """
-    s, r = scaled_norm_checked(arrays)
-    if r <= clipping_norm / s:  # ||update|| <= C, without computing s * r (may overflow)
-        return list(arrays), False
-    factor = clipping_norm / r
-    return [(a / s) * factor for a in arrays], True
-
-
-def clip_update(update: Sequence[np.ndarray], clipping_norm: float) -> Params:
-    """Scale an update down so that its global L2 norm is at most ``clipping_norm``.
-
-    Returns ``update * min(1, C / ||update||)``, the norm taken over all arrays
-    together. Updates already inside the ball are returned unchanged (never
-    scaled up); the input is not modified. The norm is computed with a power-of-two
-    scaling (:func:`fedmed_lib.aggregate.scaled_norm`), so an update with entries
-    ``1e200``, whose norm overflows, is still scaled to norm ``C``. Introduced in
-    :ref:`ch-differential-privacy`.
-
-    Parameters
-    ----------
-    update
-        A model update (list of arrays), e.g. ``theta_local - theta_global``.
-    clipping_norm
-        The bound ``C > 0``.
-
-    Raises
-    ------
-    ValueError
-        If ``clipping_norm`` is not positive, or the update is empty, not a list of
-        real arrays, or not finite.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> clip_update([np.array([3.0, 4.0])], 1.0)[0]
-    array([0.6, 0.8])
-    """
-    return clip_and_flag(update, clipping_norm)[0]
 
 
 def gaussian_noise_std(
@@ -144,8 +77,10 @@ def gaussian_noise_std(
     Introduced in :ref:`ch-differential-privacy`.
     """
     sigma = _check_noise_multiplier(noise_multiplier)
-    c = _check_clipping_norm(clipping_norm)
-    m = _real(num_sampled_clients, name="num_sampled_clients", what="number of sampled clients")
+    c = check_clipping_norm(clipping_norm)
+    m = check_real_setting(
+        num_sampled_clients, name="num_sampled_clients", what="number of sampled clients"
+    )
     if not np.isfinite(m) or m <= 0:
         raise ValueError("The number of sampled clients should be a positive value.")
     return sigma * c / m
@@ -197,7 +132,7 @@ class DifferentialPrivacyServerSideFixedClipping:
     ) -> None:
         self.strategy = check_strategy(strategy)
         self.noise_multiplier = _check_noise_multiplier(noise_multiplier)
-        self.clipping_norm = _check_clipping_norm(clipping_norm)
+        self.clipping_norm = check_clipping_norm(clipping_norm)
         if isinstance(num_sampled_clients, bool | np.bool_) or not isinstance(
             num_sampled_clients, int | np.integer
         ):
@@ -234,7 +169,7 @@ class DifferentialPrivacyServerSideFixedClipping:
         ``metrics`` hold ``num_updates``, ``num_clipped``, ``clipped_clients`` and
         ``noise_std``.
         """
-        r = check_int(server_round, name="server_round", minimum=1)
+        r = check_positive_int(server_round, name="server_round")
         reference = check_params(current, name="current")
         checked = validate_results(results, reference)
         clipped, who = [], []
@@ -301,7 +236,7 @@ def dp_event(
         ``InputTypeError``, naming the parameter).
     """
     sigma = _check_noise_multiplier(noise_multiplier)
-    q = _real(sample_rate, name="sample_rate", what="sample rate")
+    q = check_real_setting(sample_rate, name="sample_rate", what="sample rate")
     if not np.isfinite(q) or not 0 < q <= 1:
         raise ValueError(f"The sample rate should lie in (0, 1], got {sample_rate!r}.")
     if isinstance(num_rounds, bool | np.bool_) or not isinstance(num_rounds, int | np.integer):
@@ -342,7 +277,7 @@ def compute_epsilon(
         If the noise multiplier is negative, the sample rate is outside (0, 1],
         the number of rounds is negative, or ``delta`` is outside (0, 1).
     """
-    d = _real(delta, name="delta", what="target delta")
+    d = check_real_setting(delta, name="delta", what="target delta")
     if not np.isfinite(d) or not 0 < d < 1:
         raise ValueError(f"delta should lie in (0, 1), got {delta!r}.")
     event = dp_event(noise_multiplier, sample_rate, num_rounds)

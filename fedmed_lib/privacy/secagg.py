@@ -30,9 +30,9 @@ from numpy.typing import NDArray
 
 from fedmed_lib._validate import (
     InputTypeError,
-    Params,
     _describe,
     check_int,
+    check_positive_int,
     check_real_array,
     check_rng,
     check_seed,
@@ -40,6 +40,7 @@ from fedmed_lib._validate import (
     client_label,
 )
 from fedmed_lib.aggregate import flatten, unflatten
+from fedmed_lib.types import Params
 
 MODULUS = 2**32
 """All masked arithmetic is modulo ``2**32`` (numpy ``uint32`` wraps around)."""
@@ -141,7 +142,7 @@ def additive_shares(
     Any ``num_shares - 1`` of them are uniformly random whatever ``encoded`` is.
     Introduced in :ref:`ch-secure-aggregation`.
     """
-    num_shares = check_int(num_shares, name="num_shares", minimum=1)
+    num_shares = check_positive_int(num_shares, name="num_shares")
     rng = check_rng(rng)
     x = (_check_encoded(encoded) % MODULUS).astype(np.uint32)
     shares = [
@@ -233,7 +234,7 @@ def shamir_split(
         secret is not in ``[0, prime)``.
     """
     secret = check_int(secret, name="secret")
-    num_shares = check_int(num_shares, name="num_shares", minimum=1)
+    num_shares = check_positive_int(num_shares, name="num_shares")
     threshold = check_int(threshold, name="threshold")
     rng = check_rng(rng)
     if not 1 <= threshold <= num_shares:
