@@ -300,7 +300,7 @@ class Symptom:
         How to fix it, never the answer.
     """
 
-    test: Callable[..., bool]
+    test: Callable[..., Any]
     message: str | Callable[..., str]
     hint: str
 
@@ -322,6 +322,34 @@ def matches(got: Any, row: Mistake | Symptom, case: Sequence[Any], **tol: float)
     return any(close(got, v, **tol) for v in options)
 
 
+def spot(got: Any, table: Sequence[Mistake | Symptom], case: Sequence[Any] = (),
+         *, prefix: str = "", **tol: float) -> None:
+    """Raise :class:`Wrong` for the first row of ``table`` that explains ``got``.
+
+    Parameters
+    ----------
+    got
+        The learner's answer on one test case.
+    table
+        The mistakes, tried in order; the first match wins.
+    case
+        The test case, passed to every row.
+    prefix
+        Put before every message, e.g. ``"On a layer with 3 outputs "``.
+    **tol
+        ``rtol`` and ``atol`` for :func:`close`.
+
+    Raises
+    ------
+    Wrong
+        With the first matching row's message and hint; nothing if no row matches.
+    """
+    for row in table:
+        if matches(got, row, case, **tol):
+            text = row.message if isinstance(row.message, str) else row.message(got, *case)
+            raise Wrong(prefix + text, row.hint)
+
+
 def diagnose(
     got: Any,
     expected: Any,
@@ -341,13 +369,13 @@ def diagnose(
     expected
         The right answer (never shown).
     table
-        The mistakes, tried in order; the first match wins.
+        The mistakes, tried in order (see :func:`spot`).
     case
         The test case, passed to every row.
     generic
         ``(message, hint)`` when no row matches.
     prefix
-        Put before every message, e.g. ``"On a layer with 3 outputs "``.
+        Put before every message.
     **tol
         ``rtol`` and ``atol`` for :func:`close`.
 
@@ -358,8 +386,5 @@ def diagnose(
     """
     if close(got, expected, **tol):
         return
-    for row in table:
-        if matches(got, row, case, **tol):
-            text = row.message if isinstance(row.message, str) else row.message(got, *case)
-            raise Wrong(prefix + text, row.hint)
+    spot(got, table, case, prefix=prefix, **tol)
     raise Wrong(prefix + generic[0], generic[1])

@@ -16,8 +16,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fedmed_lib._validate import InputTypeError
-from fedmed_lib.check import Feedback, correct, wrong
+from fedmed_lib.check import Feedback, correct
+from fedmed_lib.check._core import (
+    AnyOf,
+    Mistake,
+    Symptom,
+    Wrong,
+    as_array,
+    call,
+    diagnose,
+    selfcheck,
+    spot,
+)
 
 QuantizeFn = Callable[[np.ndarray], tuple[np.ndarray, float]]
 TopkFn = Callable[[np.ndarray, int], np.ndarray]
@@ -32,19 +42,40 @@ def _arrays(seed: int = 9) -> list[np.ndarray]:
     return [a, b]
 
 
-def _close(a: float, b: float) -> bool:
-    return bool(np.isclose(a, b, rtol=1e-6, atol=0.0))
+_ZERO = ("an all-zero update does not come back as zeros (division by zero?).",
+         "when max|x| is 0, return zero levels and a zero scale instead of dividing.")
+
+_SCALE_MISTAKES = (
+    Symptom(lambda scale, x, peak: not np.isfinite(scale) or scale <= 0,
+            "the scale is not a positive number.",
+            "the scale comes from the largest MAGNITUDE, max|x|, which is positive."),
+    Mistake(lambda x, peak: peak,
+            "the scale equals the largest magnitude, so only three levels are used.",
+            "spread max|x| over the 127 positive levels of a signed byte."),
+    Mistake(lambda x, peak: AnyOf(peak / 255, 2 * peak / 255),
+            "the scale is made for 255 or 256 levels.",
+            "a SIGNED 8-bit integer has 127 positive and 127 negative levels."),
+    Mistake(lambda x, peak: x.max() / 127,
+            "the scale uses the largest value, not the largest magnitude.",
+            "a large negative entry must fit too: use np.abs before the max."),
+)
+
+_LEVEL_MISTAKES = (
+    Symptom(lambda q, x, scale: q.dtype != np.int8,
+            lambda q, x, scale: f"q has dtype {q.dtype}: it would not travel as one byte "
+            "per entry.",
+            "convert the rounded levels with .astype(np.int8)."),
+    Symptom(lambda q, x, scale: np.any(
+                np.sign(q[np.abs(x) > scale].astype(np.int64)) != np.sign(x[np.abs(x) > scale])),
+            "some levels have lost the sign of their entry.",
+            "divide x itself (not |x|) by the scale; int8 holds negative levels."),
+    Symptom(lambda q, x, scale: np.abs(q * scale - x).max() > scale / 2 * (1 + 1e-9),
+            "some entries are not at their nearest level (the error exceeds half a step).",
+            "round to the nearest integer (np.rint), do not truncate or floor."),
+)
 
 
-
-def _check_fn(fn: object) -> None:
-    """Refuse a check called on something that is not a function (a common slip: ``f()``)."""
-    if not callable(fn):
-        raise InputTypeError(
-            f"fn must be your function itself (pass the name, without calling it), got "
-            f"{type(fn).__name__}"
-        )
-
+@selfcheck(require_function=True)
 def check_quantize(fn: QuantizeFn) -> Feedback:
     """Check ``fn(x) -> (q, scale)``: symmetric 8-bit quantisation, ``x ~ q * scale``.
 
@@ -58,90 +89,72 @@ def check_quantize(fn: QuantizeFn) -> Feedback:
         If ``fn`` is not a function
         (:class:`~fedmed_lib._validate.InputTypeError`, also a ``ValueError``).
     """
-    _check_fn(fn)
+    hint = "return a pair: the integer levels and one float scale."
     for x in _arrays():
-        x_in = x.copy()
+        out = call(fn, x, hint=hint, inplace=("your function changed its input array.",
+                                              "work on a copy of x."))
         try:
-            out = fn(x_in)
-            q, scale = out
-            q = np.asarray(q)
-            scale = float(scale)
-        except Exception as err:  # noqa: BLE001 - a learner's code may raise anything
-            return wrong(
-                f"calling your function or unpacking (q, scale) failed: {type(err).__name__}.",
-                "return a pair: the integer levels and one float scale.",
-            )
-        if not np.array_equal(x_in, x):
-            return wrong("your function changed its input array.", "work on a copy of x.")
+            q, scale = np.asarray(out[0]), float(out[1])
+            if len(out) != 2:
+                raise ValueError("not a pair")
+        except Exception as err:  # noqa: BLE001 - a learner's answer may be anything
+            raise Wrong(f"unpacking (q, scale) failed: {type(err).__name__}.", hint) from err
         if q.shape != x.shape:
-            return wrong(
-                f"q has shape {q.shape}, x has shape {x.shape}.",
-                "quantise every entry; keep the array's shape.",
-            )
+            raise Wrong(f"q has shape {q.shape}, x has shape {x.shape}.",
+                        "quantise every entry; keep the array's shape.")
         peak = float(np.abs(x).max())
-        if not np.isfinite(scale) or scale <= 0:
-            return wrong(
-                "the scale is not a positive number.",
-                "the scale comes from the largest MAGNITUDE, max|x|, which is positive.",
-            )
-        if _close(scale, peak):
-            return wrong(
-                "the scale equals the largest magnitude, so only three levels are used.",
-                "spread max|x| over the 127 positive levels of a signed byte.",
-            )
-        if _close(scale, peak / 255) or _close(scale, 2 * peak / 255):
-            return wrong(
-                "the scale is made for 255 or 256 levels.",
-                "a SIGNED 8-bit integer has 127 positive and 127 negative levels.",
-            )
-        if _close(scale, float(x.max()) / 127) and not _close(scale, peak / 127):
-            return wrong(
-                "the scale uses the largest value, not the largest magnitude.",
-                "a large negative entry must fit too: use np.abs before the max.",
-            )
-        if not _close(scale, peak / 127):
-            return wrong(
-                "the scale is not the one of symmetric 8-bit quantisation.",
-                "map the largest magnitude exactly onto level 127.",
-            )
-        if q.dtype != np.int8:
-            return wrong(
-                f"q has dtype {q.dtype}: it would not travel as one byte per entry.",
-                "convert the rounded levels with .astype(np.int8).",
-            )
-        xs = x[np.abs(x) > scale]
-        qs = q[np.abs(x) > scale].astype(np.int64)
-        if np.any(np.sign(qs) != np.sign(xs)):
-            return wrong(
-                "some levels have lost the sign of their entry.",
-                "divide x itself (not |x|) by the scale; int8 holds negative levels.",
-            )
-        gap = np.abs(q.astype(np.float64) * scale - x)
-        if gap.max() > scale / 2 * (1 + 1e-9):
-            return wrong(
-                "some entries are not at their nearest level (the error exceeds half a step).",
-                "round to the nearest integer (np.rint), do not truncate or floor.",
-            )
-    try:
-        with np.errstate(divide="raise", invalid="raise"):  # 0/0 must not pass silently
-            q0, s0 = fn(np.zeros(4))
-            back = np.asarray(q0, dtype=np.float64) * float(s0)
-    except Exception as err:  # noqa: BLE001
-        return wrong(
-            f"an all-zero update made your function fail ({type(err).__name__}).",
-            "when max|x| is 0, return zero levels and a zero scale instead of dividing.",
-        )
+        diagnose(scale, peak / 127, _SCALE_MISTAKES, (x, peak), rtol=1e-6, atol=0.0,
+                 generic=("the scale is not the one of symmetric 8-bit quantisation.",
+                          "map the largest magnitude exactly onto level 127."))
+        spot(q, _LEVEL_MISTAKES, (x, scale))
+    with np.errstate(divide="raise", invalid="raise"):  # 0/0 must not pass silently
+        out = call(fn, np.zeros(4), hint=_ZERO[1], explain=lambda err: (
+            f"an all-zero update made your function fail ({type(err).__name__}).", _ZERO[1]))
+        try:
+            back = np.asarray(out[0], dtype=np.float64) * float(out[1])
+        except Exception as err:  # noqa: BLE001
+            raise Wrong(*_ZERO) from err
     if not np.all(np.isfinite(back)) or np.any(back != 0):
-        return wrong(
-            "an all-zero update does not come back as zeros (division by zero?).",
-            "when max|x| is 0, return zero levels and a zero scale instead of dividing.",
-        )
+        raise Wrong(*_ZERO)
     return correct(
         "your 8-bit quantiser is right: int8 levels, scale max|x|/127, nearest rounding, "
         "and the all-zero case."
     )
 
 
+def _kept(flat: np.ndarray, order: np.ndarray, k: int, values: np.ndarray | None = None,
+          ) -> np.ndarray:
+    """Keep the entries ``order[:k]`` of ``flat`` (or of ``values``), zero the rest."""
+    keep = np.zeros(flat.size, bool)
+    keep[order[:k]] = True
+    return np.where(keep, flat if values is None else values, 0.0)
+
+
+def _largest(flat: np.ndarray) -> np.ndarray:
+    return np.argsort(-np.abs(flat), kind="stable")
+
+
+_TOPK_MISTAKES = (
+    Mistake(lambda flat, k: _kept(flat, _largest(flat)[::-1], k),
+            "you kept the entries of SMALLEST magnitude.",
+            "sort by -|x| (or take the end of an ascending argsort)."),
+    Mistake(lambda flat, k: _kept(flat, np.argsort(-flat, kind="stable"), k),
+            "you kept the largest VALUES: large negative entries were dropped.",
+            "rank entries by their magnitude np.abs(x), not by their value."),
+    Mistake(lambda flat, k: _kept(flat, _largest(flat), k, np.abs(flat)),
+            "the right entries are kept but their sign is lost.",
+            "rank by |x| but copy the original values x into the result."),
+    Symptom(lambda out, flat, k: np.count_nonzero(out) != k,
+            lambda out, flat, k: f"the result has {np.count_nonzero(out)} non-zero entries "
+            f"for k = {k}.",
+            "keep exactly k entries (check the slice bounds of your argsort)."),
+    Symptom(lambda out, flat, k: np.array_equal(out != 0, _kept(flat, _largest(flat), k) != 0),
+            "the right entries are kept but their values were changed.",
+            "copy the kept entries as they are; compression only drops entries."),
+)
+
+
+@selfcheck(require_function=True)
 def check_topk(fn: TopkFn) -> Feedback:
     """Check ``fn(x, k)``: keep the ``k`` largest-magnitude entries of ``x``, zero the rest.
 
@@ -154,66 +167,20 @@ def check_topk(fn: TopkFn) -> Feedback:
         If ``fn`` is not a function
         (:class:`~fedmed_lib._validate.InputTypeError`, also a ``ValueError``).
     """
-    _check_fn(fn)
+    hint = "take (x, k) and return an array shaped like x."
     for x in _arrays(21):
         for k in (1, 3, x.size // 2):
-            x_in = x.copy()
-            try:
-                got = np.asarray(fn(x_in, k), dtype=np.float64)
-            except Exception as err:  # noqa: BLE001 - a learner's code may raise anything
-                return wrong(
-                    f"your function raised {type(err).__name__}: {err}.",
-                    "take (x, k) and return an array shaped like x.",
-                )
-            if not np.array_equal(x_in, x):
-                return wrong(
-                    "your function changed its input array in place.",
-                    "start from np.zeros_like(x) or x.copy(); the client still needs x "
-                    "(e.g. for error feedback).",
-                )
+            out = call(fn, x, k, hint=hint, inplace=(
+                "your function changed its input array in place.",
+                "start from np.zeros_like(x) or x.copy(); the client still needs x "
+                "(e.g. for error feedback)."))
+            got = as_array(out, hint)
             if got.shape != x.shape:
-                return wrong(
-                    f"the result has shape {got.shape}, x has shape {x.shape}.",
-                    "return a dense array like x with zeros where entries are dropped.",
-                )
-            flat, out = x.ravel(), got.ravel()
-            order = np.argsort(-np.abs(flat), kind="stable")
-            keep = np.zeros(flat.size, bool)
-            keep[order[:k]] = True
-            small = np.zeros(flat.size, bool)
-            small[order[::-1][:k]] = True
-            signed = np.zeros(flat.size, bool)
-            signed[np.argsort(-flat, kind="stable")[:k]] = True
-            if np.array_equal(out, np.where(keep, flat, 0.0)):
-                continue
-            if np.array_equal(out, np.where(small, flat, 0.0)):
-                return wrong(
-                    "you kept the entries of SMALLEST magnitude.",
-                    "sort by -|x| (or take the end of an ascending argsort).",
-                )
-            if np.array_equal(out, np.where(signed, flat, 0.0)):
-                return wrong(
-                    "you kept the largest VALUES: large negative entries were dropped.",
-                    "rank entries by their magnitude np.abs(x), not by their value.",
-                )
-            if np.array_equal(out, np.where(keep, np.abs(flat), 0.0)):
-                return wrong(
-                    "the right entries are kept but their sign is lost.",
-                    "rank by |x| but copy the original values x into the result.",
-                )
-            nnz = int(np.count_nonzero(out))
-            if nnz != k:
-                return wrong(
-                    f"the result has {nnz} non-zero entries for k = {k}.",
-                    "keep exactly k entries (check the slice bounds of your argsort).",
-                )
-            if np.array_equal(out != 0, keep):
-                return wrong(
-                    "the right entries are kept but their values were changed.",
-                    "copy the kept entries as they are; compression only drops entries.",
-                )
-            return wrong(
-                "the kept entries are not the k of largest magnitude.",
-                "rank entries by np.abs(x) over the whole (flattened) array.",
-            )
+                raise Wrong(f"the result has shape {got.shape}, x has shape {x.shape}.",
+                            "return a dense array like x with zeros where entries are dropped.")
+            flat = x.ravel()
+            diagnose(got.ravel(), _kept(flat, _largest(flat), k), _TOPK_MISTAKES, (flat, k),
+                     rtol=0.0, atol=0.0,
+                     generic=("the kept entries are not the k of largest magnitude.",
+                              "rank entries by np.abs(x) over the whole (flattened) array."))
     return correct("your top-k keeps exactly the k largest-magnitude entries, with their signs.")
