@@ -314,10 +314,16 @@ class AnyOf(tuple):
 
 
 def matches(got: Any, row: Mistake | Symptom, case: Sequence[Any], **tol: float) -> bool:
-    """Whether the answer ``got`` on ``case`` is explained by ``row``."""
-    if isinstance(row, Symptom):
-        return bool(row.test(got, *case))
-    value = row.variant(*case)
+    """Whether the answer ``got`` on ``case`` is explained by ``row``.
+
+    A row that raises on this case (an answer of another shape, say) does not apply.
+    """
+    try:
+        if isinstance(row, Symptom):
+            return bool(row.test(got, *case))
+        value = row.variant(*case)
+    except Exception:  # noqa: BLE001 - a row that cannot be computed on this case does not apply
+        return False
     options = value if isinstance(value, AnyOf) else (value,)
     return any(close(got, v, **tol) for v in options)
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from fedmed_lib.check import Feedback, correct, wrong
+from fedmed_lib.check import Feedback, correct
+from fedmed_lib.check._core import Mistake, Symptom, Wrong, as_array, call, diagnose, selfcheck
 
 _HINT_EINSUM = (
     "client k's logits use client k's data and client k's weights only: "
@@ -35,19 +36,53 @@ def _cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return out
 
 
-_STUB = wrong("Your function is still the stub (it raises NotImplementedError).",
-              "replace `raise NotImplementedError` with your code.")
+_STUB = ("Your function is still the stub (it raises NotImplementedError).",
+         "replace `raise NotImplementedError` with your code.")
 
 
-def _as_array(value: Any) -> np.ndarray | None:
-    if value is None:
-        return None
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
+def _logits(X: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.einsum("knd,kd->kn", X, W) + b[:, None]
 
 
+_LOGIT_MISTAKES = (
+    Symptom(lambda got, X, W, b: got.shape == X.shape[1::-1] != X.shape[:2]
+            and np.allclose(got.T, _logits(X, W, b)),
+            lambda got, X, W, b: f"The result has shape {got.shape}: clients and examples "
+            "are swapped.",
+            "put the client axis first, shape (K, n)."),
+    Symptom(lambda got, X, W, b: got.shape != X.shape[:2],
+            lambda got, X, W, b: f"For K={X.shape[0]} clients, n={X.shape[1]} examples the "
+            f"result has shape {got.shape}, not (K, n).",
+            "did you multiply every client's data with every client's weights "
+            "(X @ W.T)? " + _HINT_EINSUM),
+    Mistake(lambda X, W, b: _logits(X, W, b).T,
+            "Clients and examples are swapped (the result is transposed).",
+            "put the client axis first, shape (K, n)."),
+    Mistake(lambda X, W, b: _logits(X, W, b) - b[:, None],
+            "The logits are off by a constant per client.",
+            "add each client's bias b[k] to all of its examples."),
+    Mistake(lambda X, W, b: _logits(X, W, b) - b[:, None] + b[None, :] if len(b) == X.shape[1]
+            else None,
+            "The bias is added along the wrong axis (example i gets client i's bias).",
+            "give the bias a trailing axis, b[:, None], so it broadcasts over examples."),
+    Mistake(lambda X, W, b: 1.0 / (1.0 + np.exp(-_logits(X, W, b))),
+            "These are probabilities, not logits.",
+            "return z = Xw + b before the sigmoid; the loss applies it."),
+    Mistake(lambda X, W, b: np.einsum("knd,d->kn", X, W[0]) + b[:, None],
+            "Every client uses client 0's weights.",
+            "each client has its own row W[k]. " + _HINT_EINSUM),
+    Mistake(lambda X, W, b: np.einsum("knd,d->kn", X, W.sum(axis=0)) + b[:, None],
+            "The weights of all clients are summed together.", _HINT_EINSUM),
+)
+
+
+def _array(out: Any, what: str) -> np.ndarray:
+    if out is None:
+        raise Wrong("Your function did not return an array.", what)
+    return as_array(out, what)
+
+
+@selfcheck
 def check_batched_logits(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], Any]) -> Feedback:
     """Check ``fn(X, W, b)``: the logits of every client's examples, all clients at once.
 
@@ -56,57 +91,34 @@ def check_batched_logits(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], Any]
     arrays and TensorFlow tensors are both accepted. Introduced in :ref:`ch-scaling`.
     """
     for X, W, b in _cases():
-        K, n, _ = X.shape
-        try:
-            got = _as_array(fn(X.copy(), W.copy(), b.copy()))
-        except NotImplementedError:
-            return _STUB
-        except Exception as err:  # noqa: BLE001  (report any failure of learner code)
-            return wrong(
-                f"Your function raised {type(err).__name__}: {err}",
-                "check that each operation keeps the client axis first; " + _HINT_EINSUM,
-            )
-        if got is None:
-            return wrong("Your function did not return an array.", "return the (K, n) logits.")
-        right = np.einsum("knd,kd->kn", X, W) + b[:, None]
-        if got.shape != (K, n):
-            if got.shape == (n, K) and np.allclose(got.T, right):
-                return wrong(
-                    f"The result has shape {got.shape}: clients and examples are swapped.",
-                    "put the client axis first, shape (K, n).",
-                )
-            return wrong(
-                f"For K={K} clients, n={n} examples the result has shape {got.shape}, "
-                "not (K, n).",
-                "did you multiply every client's data with every client's weights "
-                "(X @ W.T)? " + _HINT_EINSUM,
-            )
-        if np.allclose(got, right):
-            continue
-        if np.allclose(got, right.T):
-            return wrong("Clients and examples are swapped (the result is transposed).",
-                         "put the client axis first, shape (K, n).")
-        no_bias = right - b[:, None]
-        if np.allclose(got, no_bias):
-            return wrong("The logits are off by a constant per client.",
-                         "add each client's bias b[k] to all of its examples.")
-        if K == n and np.allclose(got, no_bias + b[None, :]):
-            return wrong(
-                "The bias is added along the wrong axis (example i gets client i's bias).",
-                "give the bias a trailing axis, b[:, None], so it broadcasts over examples.",
-            )
-        if np.allclose(got, 1.0 / (1.0 + np.exp(-right))):
-            return wrong("These are probabilities, not logits.",
-                         "return z = Xw + b before the sigmoid; the loss applies it.")
-        if np.allclose(got, np.einsum("knd,d->kn", X, W[0]) + b[:, None]):
-            return wrong("Every client uses client 0's weights.",
-                         "each client has its own row W[k]. " + _HINT_EINSUM)
-        if np.allclose(got, np.einsum("knd,d->kn", X, W.sum(axis=0)) + b[:, None]):
-            return wrong("The weights of all clients are summed together.", _HINT_EINSUM)
-        return wrong("The logits do not match the batched model.", _HINT_EINSUM)
+        out = call(fn, X, W, b, stub=_STUB, hint="check that each operation keeps the "
+                   "client axis first; " + _HINT_EINSUM)
+        diagnose(_array(out, "return the (K, n) logits."), _logits(X, W, b),
+                 _LOGIT_MISTAKES, (X, W, b), rtol=1e-5, atol=1e-8,
+                 generic=("The logits do not match the batched model.", _HINT_EINSUM))
     return correct("All clients' logits are right, bias included, on three test cases.")
 
 
+_AVERAGE_MISTAKES = (
+    Symptom(lambda got, W, sizes: got.shape == (len(W),) != W.shape[1:],
+            lambda got, W, sizes: f"The result has shape {got.shape}: one number per client.",
+            "average over the client axis (axis 0), not the feature axis."),
+    Symptom(lambda got, W, sizes: got.shape != W.shape[1:],
+            lambda got, W, sizes: f"The result has shape {got.shape}, not (d,).",
+            "the global model has the shape of one client's model."),
+    Mistake(lambda W, sizes: W.mean(axis=0),
+            "This is the unweighted mean of the client models.",
+            "weight client k by its share of the data, n_k / n."),
+    Mistake(lambda W, sizes: sizes @ W,
+            "The weights n_k do not sum to one.",
+            "divide by the total number of examples n = sum_k n_k."),
+    Mistake(lambda W, sizes: sizes @ W / len(W),
+            "The result is divided by the number of clients.",
+            "divide by the total number of examples n, not by K."),
+)
+
+
+@selfcheck
 def check_batched_average(fn: Callable[[np.ndarray, np.ndarray], Any]) -> Feedback:
     """Check ``fn(W, num_examples)``: the server's weighted average of ``K`` client models.
 
@@ -118,34 +130,10 @@ def check_batched_average(fn: Callable[[np.ndarray, np.ndarray], Any]) -> Feedba
     for K, d in [(3, 4), (5, 5), (2, 3)]:
         W = rng.standard_normal((K, d))
         sizes = rng.integers(1, 50, size=K).astype(np.float64)
-        try:
-            got = _as_array(fn(W.copy(), sizes.copy()))
-        except NotImplementedError:
-            return _STUB
-        except Exception as err:  # noqa: BLE001
-            return wrong(f"Your function raised {type(err).__name__}: {err}",
-                         "weights of shape (K,) times models of shape (K, d), summed over k.")
-        if got is None:
-            return wrong("Your function did not return an array.", "return a vector of length d.")
-        p = sizes / sizes.sum()
-        right = p @ W
-        if got.shape != (d,):
-            if got.shape == (K,):
-                return wrong(f"The result has shape {got.shape}: one number per client.",
-                             "average over the client axis (axis 0), not the feature axis.")
-            return wrong(f"The result has shape {got.shape}, not (d,).",
-                         "the global model has the shape of one client's model.")
-        if np.allclose(got, right):
-            continue
-        if np.allclose(got, W.mean(axis=0)):
-            return wrong("This is the unweighted mean of the client models.",
-                         "weight client k by its share of the data, n_k / n.")
-        if np.allclose(got, sizes @ W):
-            return wrong("The weights n_k do not sum to one.",
-                         "divide by the total number of examples n = sum_k n_k.")
-        if np.allclose(got, sizes @ W / K):
-            return wrong("The result is divided by the number of clients.",
-                         "divide by the total number of examples n, not by K.")
-        return wrong("The average does not match the weighted FedAvg average.",
-                     "compute sum_k (n_k / n) W[k].")
+        out = call(fn, W, sizes, stub=_STUB,
+                   hint="weights of shape (K,) times models of shape (K, d), summed over k.")
+        diagnose(_array(out, "return a vector of length d."), sizes / sizes.sum() @ W,
+                 _AVERAGE_MISTAKES, (W, sizes), rtol=1e-5, atol=1e-8,
+                 generic=("The average does not match the weighted FedAvg average.",
+                          "compute sum_k (n_k / n) W[k]."))
     return correct("The weighted average is right on three test cases.")
