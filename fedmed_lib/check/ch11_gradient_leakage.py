@@ -9,11 +9,13 @@ mistake without printing the expected record.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
 
-from fedmed_lib.check import Feedback, correct, wrong
+from fedmed_lib.check import Feedback, correct
+from fedmed_lib.check._core import Mistake, Symptom, as_array, call, diagnose, selfcheck
 
 
 def _cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]:
@@ -31,79 +33,70 @@ def _cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]:
     return cases
 
 
+def _scaled(out: np.ndarray, x: np.ndarray) -> bool:
+    ratio = out / x
+    return bool(np.allclose(ratio, ratio[0], rtol=1e-9))
+
+
+def _mixed_units(out: np.ndarray, x: np.ndarray, gb: np.ndarray) -> bool:
+    """Whether the scale is ``grad_b[a] / grad_b[b]``: a row and a bias of two units."""
+    r = out[0] / x[0]
+    return any(a != b and gb[b] != 0 and np.isclose(r, gb[a] / gb[b], rtol=1e-9)
+               for a in range(gb.size) for b in range(gb.size))
+
+
+_MISTAKES = (
+    Symptom(lambda out, x, gb: out.shape != x.shape,
+            lambda out, x, gb: f"you returned shape {out.shape}, but the record has one "
+            "entry per input.",
+            "take a row grad_W[i] (one entry per input), not a column grad_W[:, j]."),
+    Symptom(lambda out, x, gb: not np.all(np.isfinite(out)),
+            "your record contains NaN or Inf.",
+            "grad_b[i] = 0 for an inactive unit: choose a row i with grad_b[i] != 0 "
+            "(for example the one with the largest |grad_b[i]|)."),
+    Mistake(lambda x, gb: 1.0 / x,
+            "you divided the wrong way round.",
+            "dL/dW_ij = delta_i x_j and dL/db_i = delta_i: which one divided by "
+            "which leaves x_j?"),
+    Mistake(lambda x, gb: -x,
+            "every entry has the wrong sign.",
+            "divide by grad_b[i] itself, not by its absolute value or its negative."),
+    Symptom(lambda out, x, gb: _scaled(out, x) and _mixed_units(out, x, gb),
+            "your record is proportional to the right one, but scaled.",
+            "the weight row and the bias entry must come from the same output unit i."),
+    Symptom(lambda out, x, gb: _scaled(out, x),
+            "your record is proportional to the right one, but scaled.",
+            "a row grad_W[i] is grad_b[i] times x: divide that row by grad_b[i]."),
+)
+
+
+def _error(err: Exception, name: str) -> tuple[str, str]:
+    if isinstance(err, ZeroDivisionError):
+        return (f"On {name} your function divided by zero.",
+                "pick an output unit i whose bias gradient grad_b[i] is not zero.")
+    return (f"On {name} your function raised {type(err).__name__}: {err}.",
+            "grad_W has shape (n_outputs, n_inputs) and grad_b has shape (n_outputs,).")
+
+
+@selfcheck
 def check_recover_input(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Feedback:
     """Check a learner's ``recover_input(grad_W, grad_b) -> x``.
 
     Detects: dividing the wrong way (``grad_b / grad_W``), taking a column instead of
     a row (wrong shape), a row whose bias gradient is zero (NaN), a weight row and a
-    bias entry from different units, and a flipped sign.
+    bias entry from different units, and a flipped sign. Introduced in
+    :ref:`ch-gradient-leakage`.
     """
     for gW, gb, x, name in _cases():
-        try:
-            out = fn(gW.copy(), gb.copy())
-        except NotImplementedError:
-            return wrong(
-                "Your function is not written yet (it raises NotImplementedError).",
-                "replace the raise by the formula of the theorem: one row divided by one entry.",
-            )
-        except ZeroDivisionError:
-            return wrong(
-                f"On {name} your function divided by zero.",
-                "pick an output unit i whose bias gradient grad_b[i] is not zero.",
-            )
-        except Exception as err:  # noqa: BLE001  (report any learner error)
-            return wrong(
-                f"On {name} your function raised {type(err).__name__}: {err}.",
-                "grad_W has shape (n_outputs, n_inputs) and grad_b has shape (n_outputs,).",
-            )
-        out = np.asarray(out, dtype=np.float64).reshape(-1) if np.ndim(out) > 1 else np.asarray(
-            out, dtype=np.float64
-        )
-        if out.shape != x.shape:
-            return wrong(
-                f"On {name} you returned shape {out.shape}, but the record has one entry "
-                "per input.",
-                "take a row grad_W[i] (one entry per input), not a column grad_W[:, j].",
-            )
-        if not np.all(np.isfinite(out)):
-            return wrong(
-                f"On {name} your record contains NaN or Inf.",
-                "grad_b[i] = 0 for an inactive unit: choose a row i with grad_b[i] != 0 "
-                "(for example the one with the largest |grad_b[i]|).",
-            )
-        if np.allclose(out, x, rtol=1e-9, atol=1e-12):
-            continue
-        with np.errstate(divide="ignore"):
-            if np.allclose(out, 1.0 / x, rtol=1e-9):
-                return wrong(
-                    f"On {name} you divided the wrong way round.",
-                    "dL/dW_ij = delta_i x_j and dL/db_i = delta_i: which one divided by "
-                    "which leaves x_j?",
-                )
-        if np.allclose(out, -x, rtol=1e-9):
-            return wrong(
-                f"On {name} every entry has the wrong sign.",
-                "divide by grad_b[i] itself, not by its absolute value or its negative.",
-            )
-        ratio = out / x
-        if np.allclose(ratio, ratio[0], rtol=1e-9):
-            mixed = [
-                (a, b) for a in range(gb.size) for b in range(gb.size)
-                if a != b and gb[b] != 0 and np.isclose(ratio[0], gb[a] / gb[b], rtol=1e-9)
-            ]
-            if mixed:
-                return wrong(
-                    f"On {name} your record is proportional to the right one, but scaled.",
-                    "the weight row and the bias entry must come from the same output unit i.",
-                )
-            return wrong(
-                f"On {name} your record is proportional to the right one, but scaled.",
-                "a row grad_W[i] is grad_b[i] times x: divide that row by grad_b[i].",
-            )
-        return wrong(
-            f"On {name} your record is not the input of the layer.",
-            "every row of grad_W is grad_b[i] times the same vector x.",
-        )
+        out = call(fn, gW, gb, hint="", explain=functools.partial(_error, name=name), stub=(
+            "Your function is not written yet (it raises NotImplementedError).",
+            "replace the raise by the formula of the theorem: one row divided by one entry."))
+        got = as_array(out, "return the record, one entry per input.")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            diagnose(got.reshape(-1) if got.ndim > 1 else got, x, _MISTAKES, (x, gb),
+                     prefix=f"On {name} ", rtol=1e-9, atol=1e-12,
+                     generic=("your record is not the input of the layer.",
+                              "every row of grad_W is grad_b[i] times the same vector x."))
     return correct(
         "You recover the record exactly, including when a unit carries no gradient."
     )
