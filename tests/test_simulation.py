@@ -7,7 +7,7 @@ import pytest
 
 from fedmed_lib.algorithms import FedAvg, fedavg_round, numpy_client_fn
 from fedmed_lib.models import SOFTMAX, add_intercept
-from fedmed_lib.simulation import History, run_simulation
+from fedmed_lib.simulation import History, round_rngs, run_simulation, sampler_rng, server_rng
 
 
 def make_federation(num_clients=6, seed=0):
@@ -56,6 +56,43 @@ def test_independent_of_the_order_in_which_clients_run():
     h2 = run_simulation(strategy=ReversedFedAvg(fraction_fit=0.5), **kwargs)
     np.testing.assert_allclose(h1.params[0], h2.params[0], rtol=1e-12, atol=1e-14)
     assert [sorted(c) for c in h2.clients_per_round] == h1.clients_per_round
+
+
+def test_round_rngs_are_the_generators_the_loop_hands_to_clients():
+    # hand-computed from numpy's SeedSequence, independently of the library's helpers
+    seed, server_round, num_clients = 5, 3, 4
+    want = [np.random.default_rng(c).random(3)
+            for c in np.random.SeedSequence([seed, server_round]).spawn(num_clients)]
+    got = [g.random(3) for g in round_rngs(seed, server_round, num_clients)]
+    np.testing.assert_array_equal(np.array(got), np.array(want))
+    # the server's noise generator is the root of the round, the sampler its own stream
+    np.testing.assert_array_equal(
+        server_rng(seed, server_round).random(3),
+        np.random.default_rng(np.random.SeedSequence([seed, server_round])).random(3))
+    np.testing.assert_array_equal(
+        sampler_rng(seed).random(3),
+        np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0]).random(3))
+
+    seen = {}
+
+    def client_fn(cid, params, rnd, rng):
+        seen[(rnd, cid)] = rng.random()
+        return params, 1
+
+    run_simulation(client_fn=client_fn, num_clients=num_clients, initial_parameters=[np.zeros(2)],
+                   strategy=FedAvg(fraction_fit=0.5), num_rounds=3, seed=seed)
+    assert len(seen) == 6
+    for (rnd, cid), value in seen.items():
+        assert value == round_rngs(seed, rnd, num_clients)[cid].random()
+
+
+@pytest.mark.parametrize("args, needle", [
+    ((None, 1, 2), "seed"), ((-1, 1, 2), "seed"), ((0, 1.5, 2), "server_round"),
+    ((0, -1, 2), "server_round"), ((0, 1, 0), "num_clients"), ((0, 1, True), "num_clients"),
+])
+def test_round_rngs_bad_input(args, needle):
+    with pytest.raises(ValueError, match=needle):
+        round_rngs(*args)
 
 
 def test_full_participation_full_batch_equals_fedavg_round():

@@ -43,7 +43,7 @@ from fedmed_lib.aggregate import (
     validate_results,
     weighted_mean,
 )
-from fedmed_lib.simulation import Strategy, check_strategy, checked_aggregate_fit
+from fedmed_lib.simulation import Strategy, check_strategy, checked_aggregate_fit, server_rng
 from fedmed_lib.types import FitResult, Metrics, Params, Results
 
 __all__ = [  # clip_update and clip_and_flag live in fedmed_lib.aggregate; re-exported here
@@ -183,7 +183,7 @@ class DifferentialPrivacyServerSideFixedClipping:
         std = gaussian_noise_std(
             self.noise_multiplier, self.clipping_norm, self.num_sampled_clients
         )
-        rng = np.random.default_rng(np.random.SeedSequence([self.seed, r]))
+        rng = server_rng(self.seed, r)
         out: Params = []
         for m in mean:
             noisy = m * factor
