@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fedmed_lib._validate import check_learner_fn
-from fedmed_lib.check import Feedback, correct, wrong
+from fedmed_lib.check import Feedback, correct
+from fedmed_lib.check._core import AnyOf, Mistake, Symptom, as_array, call, diagnose, selfcheck
 
 MedianFn = Callable[[np.ndarray], np.ndarray]
 TrimmedMeanFn = Callable[[np.ndarray, float], np.ndarray]
@@ -29,41 +29,52 @@ def _cases() -> list[np.ndarray]:
     return [odd, even, skew]
 
 
-def _call(
-    fn: Callable[..., np.ndarray], U: np.ndarray, *args: float
-) -> tuple[np.ndarray | None, str]:
-    given = U.copy()
-    try:
-        out = np.asarray(fn(given, *args), dtype=np.float64)
-    except Exception as err:  # noqa: BLE001 - any learner error becomes feedback
-        return None, f"your function raised {type(err).__name__}: {err}."
-    if not np.array_equal(given, U):
-        return None, "your function changed the array of updates it was given (in place)."
-    return out, ""
-
-
-def _shape_feedback(out: np.ndarray, U: np.ndarray, what: str) -> Feedback | None:
-    m, d = U.shape
-    if out.shape == (d,):
-        return None
-    if out.shape == (m,):
-        return wrong(
-            f"You returned one number per hospital ({m} values): the {what} was taken over "
-            "the wrong axis.",
-            "rows are hospitals, columns are parameters; aggregate over the hospitals "
-            "(axis=0) to get one value per parameter.",
-        )
-    if out.size == 1:
-        return wrong(
-            f"You returned a single number: the {what} of all entries together.",
-            "take it per parameter (per column), over the hospitals: axis=0.",
-        )
-    return wrong(
-        f"Your result has shape {out.shape}; the aggregate needs one value per parameter.",
-        "the input has shape (num_clients, num_params); return shape (num_params,).",
+def _shape_mistakes(what: str) -> tuple[Symptom, ...]:
+    """Build the shape slips of both rules: the wrong axis, all entries, another shape."""
+    return (
+        Symptom(lambda out, U, *_: out.shape == (U.shape[0],) != U.shape[1:],
+                lambda out, U, *_: f"You returned one number per hospital ({U.shape[0]} "
+                f"values): the {what} was taken over the wrong axis.",
+                "rows are hospitals, columns are parameters; aggregate over the hospitals "
+                "(axis=0) to get one value per parameter."),
+        Symptom(lambda out, U, *_: out.size == 1,
+                f"You returned a single number: the {what} of all entries together.",
+                "take it per parameter (per column), over the hospitals: axis=0."),
+        Symptom(lambda out, U, *_: out.shape != U.shape[1:],
+                lambda out, U, *_: f"Your result has shape {out.shape}; the aggregate needs "
+                "one value per parameter.",
+                "the input has shape (num_clients, num_params); return shape (num_params,)."),
     )
 
 
+def _run(fn: Callable[..., np.ndarray], U: np.ndarray, *args: float, hint: str) -> np.ndarray:
+    return as_array(call(fn, U, *args, hint=hint, inplace=(
+        "your function changed the array of updates it was given (in place).", hint)), hint)
+
+
+def _middles(U: np.ndarray) -> AnyOf | None:
+    m, s = U.shape[0], np.sort(U, axis=0)
+    return AnyOf(s[m // 2], s[m // 2 - 1]) if m % 2 == 0 else None
+
+
+_MEDIAN_MISTAKES: tuple[Mistake | Symptom, ...] = (
+    *_shape_mistakes("median"),
+    Mistake(lambda U: U.mean(axis=0),
+            "Your aggregate equals the mean of the updates, which one far-away "
+            "hospital can drag anywhere.",
+            "sort each column and take its middle value (np.median over axis=0)."),
+    Mistake(lambda U: AnyOf(*U),
+            "Your aggregate is one hospital's whole update; the median is taken "
+            "parameter by parameter, and different parameters can come from different "
+            "hospitals.",
+            "take the median of each column separately."),
+    Mistake(_middles,
+            "With an even number of hospitals you returned one of the two middle values.",
+            "for an even count the median is the average of the two middle values."),
+)
+
+
+@selfcheck(require_function=True)
 def check_median(fn: MedianFn) -> Feedback:
     """Check a learner's coordinate-wise median ``fn(updates) -> aggregate``.
 
@@ -77,46 +88,52 @@ def check_median(fn: MedianFn) -> Feedback:
     TypeError
         If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
-    check_learner_fn(fn)
     for U in _cases():
-        out, err = _call(fn, U)
-        if out is None:
-            return wrong(err, "take np.median of the stacked updates over the hospitals.")
-        fb = _shape_feedback(out, U, "median")
-        if fb is not None:
-            return fb
-        if np.allclose(out, np.median(U, axis=0)):
-            continue
-        if np.allclose(out, U.mean(axis=0)):
-            return wrong(
-                "Your aggregate equals the mean of the updates, which one far-away "
-                "hospital can drag anywhere.",
-                "sort each column and take its middle value (np.median over axis=0).",
-            )
-        if any(np.allclose(out, row) for row in U):
-            return wrong(
-                "Your aggregate is one hospital's whole update; the median is taken "
-                "parameter by parameter, and different parameters can come from different "
-                "hospitals.",
-                "take the median of each column separately.",
-            )
-        s = np.sort(U, axis=0)
-        m = U.shape[0]
-        if m % 2 == 0 and (np.allclose(out, s[m // 2]) or np.allclose(out, s[m // 2 - 1])):
-            return wrong(
-                "With an even number of hospitals you returned one of the two middle "
-                "values.",
-                "for an even count the median is the average of the two middle values.",
-            )
-        return wrong(
-            "Your aggregate is not the coordinate-wise median of the updates.",
-            "for each parameter, the middle of the hospitals' sorted values.",
-        )
+        out = _run(fn, U, hint="take np.median of the stacked updates over the hospitals.")
+        diagnose(out, np.median(U, axis=0), _MEDIAN_MISTAKES, (U,), rtol=1e-5, atol=1e-8,
+                 generic=("Your aggregate is not the coordinate-wise median of the updates.",
+                          "for each parameter, the middle of the hospitals' sorted values."))
     return correct(
         "Your median is taken per parameter over the hospitals, for odd and even counts."
     )
 
 
+def _trim(U: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Average the sorted values ``lo:hi`` of every column."""
+    return np.sort(U, axis=0)[lo:hi].mean(axis=0)
+
+
+def _by_norm(U: np.ndarray, k: int) -> AnyOf:
+    """Drop whole hospitals by the norm of their update (the largest, or both ends)."""
+    order = np.argsort(np.linalg.norm(U, axis=1))
+    m = U.shape[0]
+    return AnyOf(U[order[: m - 2 * k]].mean(axis=0), U[order[k : m - k]].mean(axis=0))
+
+
+def _ceil(U: np.ndarray, k: int, kc: int) -> np.ndarray | None:
+    m = U.shape[0]
+    return _trim(U, kc, m - kc) if kc != k and m - 2 * kc > 0 else None
+
+
+_TRIMMED_MISTAKES: tuple[Mistake | Symptom, ...] = (
+    *_shape_mistakes("trimmed mean"),
+    Mistake(lambda U, k, kc: U.mean(axis=0),
+            "Your aggregate equals the plain mean: nothing was trimmed.",
+            "sort each column and drop k = floor(beta * m) values at EACH end."),
+    Mistake(lambda U, k, kc: AnyOf(_trim(U, k, len(U)), _trim(U, 0, len(U) - k)),
+            "You trimmed only one side: attackers who push the other way survive.",
+            "drop the k smallest AND the k largest values of each parameter."),
+    Mistake(_ceil,
+            "You trimmed one value too many at each end.",
+            "k = floor(beta * m), rounded down."),
+    Mistake(lambda U, k, kc: _by_norm(U, k),
+            "You dropped whole hospitals (by the size of their update), not values "
+            "per parameter.",
+            "sort each column independently: np.sort(updates, axis=0)."),
+)
+
+
+@selfcheck(require_function=True)
 def check_trimmed_mean(fn: TrimmedMeanFn) -> Feedback:
     """Check a learner's coordinate-wise trimmed mean ``fn(updates, beta) -> aggregate``.
 
@@ -130,49 +147,14 @@ def check_trimmed_mean(fn: TrimmedMeanFn) -> Feedback:
     TypeError
         If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
-    check_learner_fn(fn)
     for U, beta in zip(_cases(), (0.2, 0.2, 0.25), strict=True):
-        out, err = _call(fn, U, beta)
-        if out is None:
-            return wrong(err, "sort the updates over the hospitals (axis=0), then slice.")
-        fb = _shape_feedback(out, U, "trimmed mean")
-        if fb is not None:
-            return fb
+        out = _run(fn, U, beta, hint="sort the updates over the hospitals (axis=0), then slice.")
         m = U.shape[0]
-        k = int(np.floor(beta * m))
-        s = np.sort(U, axis=0)
-        if np.allclose(out, s[k : m - k].mean(axis=0)):
-            continue
-        if np.allclose(out, U.mean(axis=0)):
-            return wrong(
-                "Your aggregate equals the plain mean: nothing was trimmed.",
-                "sort each column and drop k = floor(beta * m) values at EACH end.",
-            )
-        if np.allclose(out, s[k:].mean(axis=0)) or np.allclose(out, s[: m - k].mean(axis=0)):
-            return wrong(
-                "You trimmed only one side: attackers who push the other way survive.",
-                "drop the k smallest AND the k largest values of each parameter.",
-            )
-        kc = int(np.ceil(beta * m))
-        if kc != k and m - 2 * kc > 0 and np.allclose(out, s[kc : m - kc].mean(axis=0)):
-            return wrong(
-                "You trimmed one value too many at each end.",
-                "k = floor(beta * m), rounded down.",
-            )
-        norms = np.linalg.norm(U, axis=1)
-        order = np.argsort(norms)
-        if np.allclose(out, U[order[: m - 2 * k]].mean(axis=0)) or np.allclose(
-            out, U[order[k : m - k]].mean(axis=0)
-        ):
-            return wrong(
-                "You dropped whole hospitals (by the size of their update), not values "
-                "per parameter.",
-                "sort each column independently: np.sort(updates, axis=0).",
-            )
-        return wrong(
-            "Your aggregate is not the coordinate-wise trimmed mean.",
-            "sort each column, drop k = floor(beta * m) at each end, average the rest.",
-        )
+        k, kc = int(np.floor(beta * m)), int(np.ceil(beta * m))
+        diagnose(out, _trim(U, k, m - k), _TRIMMED_MISTAKES, (U, k, kc), rtol=1e-5, atol=1e-8,
+                 generic=("Your aggregate is not the coordinate-wise trimmed mean.",
+                          "sort each column, drop k = floor(beta * m) at each end, average "
+                          "the rest."))
     return correct(
         "Your trimmed mean drops floor(beta * m) values at both ends of every parameter."
     )
