@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fedmed_lib.check import Feedback, correct, wrong
+from fedmed_lib.check import Feedback, correct
+from fedmed_lib.check._core import AnyOf, Mistake, Symptom, call, diagnose, selfcheck
 
 FedAvgFn = Callable[[list[list[np.ndarray]], list[int]], list[np.ndarray]]
 
@@ -32,18 +33,6 @@ def _case(seed: int, sizes: list[int]) -> tuple[list[list[np.ndarray]], list[int
     return weights, sizes
 
 
-def _reference(weights: list[list[np.ndarray]], sizes: list[int]) -> list[np.ndarray]:
-    n = float(sum(sizes))
-    return _layerwise(weights, [nk / n for nk in sizes])
-
-
-def _same(out: list[np.ndarray], ref: list[np.ndarray]) -> bool:
-    return len(out) == len(ref) and all(
-        np.shape(a) == r.shape and np.allclose(np.asarray(a, np.float64), r, rtol=1e-5, atol=1e-6)
-        for a, r in zip(out, ref, strict=True)
-    )
-
-
 def _layerwise(weights: list[list[np.ndarray]], coef: list[float]) -> list[np.ndarray]:
     return [
         np.sum([c * np.asarray(w[i], np.float64) for w, c in zip(weights, coef, strict=True)],
@@ -52,6 +41,47 @@ def _layerwise(weights: list[list[np.ndarray]], coef: list[float]) -> list[np.nd
     ]
 
 
+_LAYER_HINT = ("average layer by layer: for each index i, combine the i-th array of "
+               "every hospital, not all arrays of one hospital.")
+
+_MISTAKES = (
+    Symptom(lambda out, weights, sizes: isinstance(out, np.ndarray)
+            or not isinstance(out, list | tuple),
+            "Your function must return a list with one array per layer array.",
+            "model.set_weights needs a list like model.get_weights(): average array i "
+            "of every hospital into array i of the result."),
+    Symptom(lambda out, weights, sizes: len(out) != len(weights[0])
+            and len(out) in (1, len(sizes)),
+            lambda out, weights, sizes: f"You return {len(out)} arrays; the model has "
+            f"{len(weights[0])} weight arrays.", _LAYER_HINT),
+    Symptom(lambda out, weights, sizes: len(out) != len(weights[0]),
+            lambda out, weights, sizes: f"You return {len(out)} arrays; the model has "
+            f"{len(weights[0])} weight arrays.",
+            "the result must have the same structure as one hospital's list."),
+    Symptom(lambda out, weights, sizes: any(
+                np.shape(a) != np.shape(r) for a, r in zip(out, weights[0], strict=True)),
+            "An array of your result has the wrong shape.",
+            "np.stack the hospitals' arrays and reduce over axis 0, or sum arrays of "
+            "the same layer; never concatenate different layers."),
+    Mistake(lambda weights, sizes: _layerwise(weights, [1.0 / len(sizes)] * len(sizes)),
+            "You computed the plain (unweighted) mean of the hospitals' weights.",
+            "weight hospital k by n_k / n, its share of the examples: small "
+            "hospitals must count less."),
+    Mistake(lambda weights, sizes: _layerwise(weights, [float(s) for s in sizes]),
+            "Your weights are not normalised: they add up to n, not to 1.",
+            "divide by the total number of examples n = sum of num_examples."),
+    Mistake(lambda weights, sizes: AnyOf(
+                _layerwise(weights, [1 / s / sum(1 / t for t in sizes) for s in sizes]),
+                _layerwise(weights, [1 / s for s in sizes])),
+            "You weight hospitals by 1 / n_k: small hospitals count most.",
+            "the weight of hospital k is n_k / n."),
+    Mistake(lambda weights, sizes: weights[0],
+            "Your result is the first hospital's model.",
+            "loop over all hospitals, not only client_weights[0]."),
+)
+
+
+@selfcheck
 def check_keras_fedavg(fn: FedAvgFn) -> Feedback:
     """Check a learner's ``keras_fedavg(client_weights, num_examples)``.
 
@@ -71,79 +101,18 @@ def check_keras_fedavg(fn: FedAvgFn) -> Feedback:
     """
     cases = [_case(1, [30, 10, 60]), _case(2, [5, 45]), _case(3, [12, 12, 100, 7])]
     for case_no, (weights, sizes) in enumerate(cases, start=1):
-        copies = [[w.copy() for w in client] for client in weights]
-        try:
-            out = fn(copies, list(sizes))
-        except Exception as err:  # noqa: BLE001 - any learner error becomes feedback
-            return wrong(
-                f"Your function raised {type(err).__name__}: {err} (test case {case_no}).",
-                "call it as keras_fedavg(client_weights, num_examples) where client_weights "
-                "is a list (hospitals) of lists (layer arrays).",
-            )
-        if any(
-            not np.array_equal(a, b) for ca, cb in zip(copies, weights, strict=True)
-            for a, b in zip(ca, cb, strict=True)
-        ):
-            return wrong(
-                "Your function changed the hospitals' weight arrays in place.",
-                "build new arrays (e.g. start from np.zeros_like) instead of using += on "
-                "the first hospital's arrays.",
-            )
-        if isinstance(out, np.ndarray) or not isinstance(out, list | tuple):
-            return wrong(
-                "Your function must return a list with one array per layer array.",
-                "model.set_weights needs a list like model.get_weights(): average array i "
-                "of every hospital into array i of the result.",
-            )
-        ref = _reference(weights, sizes)
-        if _same(list(out), ref):
-            continue
-        k = len(sizes)
-        if len(out) != len(ref):
-            if len(out) == 1 or len(out) == k:
-                return wrong(
-                    f"You return {len(out)} arrays; the model has {len(ref)} weight arrays.",
-                    "average layer by layer: for each index i, combine the i-th array of "
-                    "every hospital, not all arrays of one hospital.",
-                )
-            return wrong(
-                f"You return {len(out)} arrays; the model has {len(ref)} weight arrays.",
-                "the result must have the same structure as one hospital's list.",
-            )
-        if any(np.shape(a) != r.shape for a, r in zip(out, ref, strict=True)):
-            return wrong(
-                "An array of your result has the wrong shape.",
-                "np.stack the hospitals' arrays and reduce over axis 0, or sum arrays of "
-                "the same layer; never concatenate different layers.",
-            )
-        if _same(list(out), _layerwise(weights, [1.0 / k] * k)):
-            return wrong(
-                "You computed the plain (unweighted) mean of the hospitals' weights.",
-                "weight hospital k by n_k / n, its share of the examples: small "
-                "hospitals must count less.",
-            )
-        if _same(list(out), _layerwise(weights, [float(s) for s in sizes])):
-            return wrong(
-                "Your weights are not normalised: they add up to n, not to 1.",
-                "divide by the total number of examples n = sum of num_examples.",
-            )
-        inv = [1.0 / s for s in sizes]
-        if _same(list(out), _layerwise(weights, [c / sum(inv) for c in inv])) or _same(
-            list(out), _layerwise(weights, inv)
-        ):
-            return wrong(
-                "You weight hospitals by 1 / n_k: small hospitals count most.",
-                "the weight of hospital k is n_k / n.",
-            )
-        if _same(list(out), [np.asarray(a, np.float64) for a in weights[0]]):
-            return wrong(
-                "Your result is the first hospital's model.",
-                "loop over all hospitals, not only client_weights[0].",
-            )
-        return wrong(
-            f"Your average differs from FedAvg's (test case {case_no}).",
-            "for each layer array i: sum over hospitals k of (n_k / n) * client_weights[k][i].",
-        )
+        out = call(fn, weights, list(sizes), where=f" (test case {case_no})",
+                   hint="call it as keras_fedavg(client_weights, num_examples) where "
+                   "client_weights is a list (hospitals) of lists (layer arrays).",
+                   inplace=("Your function changed the hospitals' weight arrays in place.",
+                            "build new arrays (e.g. start from np.zeros_like) instead of "
+                            "using += on the first hospital's arrays."))
+        expected = _layerwise(weights, [nk / sum(sizes) for nk in sizes])
+        diagnose(list(out) if isinstance(out, list | tuple) else out, expected, _MISTAKES,
+                 (weights, sizes), rtol=1e-5, atol=1e-6,
+                 generic=(f"Your average differs from FedAvg's (test case {case_no}).",
+                          "for each layer array i: sum over hospitals k of (n_k / n) * "
+                          "client_weights[k][i]."))
     return correct(
         "Your FedAvg averages every layer array over the hospitals with weights n_k / n."
     )
