@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from fedmed_lib.check import Feedback, correct, wrong
+from fedmed_lib.check import Feedback, correct
+from fedmed_lib.check._core import Symptom, Wrong, call, close, selfcheck, spot
 
 ReplyFn = Callable[[np.ndarray, int, float], Any]
 
@@ -30,10 +31,78 @@ _CASES: tuple[tuple[tuple[float, ...], int, float], ...] = (
 )
 
 
-def _metric_records(content: Any) -> dict[str, Any]:
+def _arrays(content: Any) -> dict[str, Any]:
+    return dict(content.array_records.items())
+
+
+def _metrics(content: Any) -> dict[str, Any]:
     return dict(content.metric_records.items())
 
 
+def _record(content: Any) -> Any:
+    """Return the reply's only MetricRecord."""
+    return next(iter(_metrics(content).values()))
+
+
+def _count_in_config(content: Any) -> bool:
+    return any("num-examples" in c for c in dict(content.config_records.items()).values())
+
+
+def _bad_count(content: Any, theta: np.ndarray, n: int) -> bool:
+    count = _record(content)["num-examples"]
+    return isinstance(count, list | bool) or count != n
+
+
+_MISTAKES = (
+    Symptom(lambda content, theta, n, loss: len(_arrays(content)) != 1,
+            lambda content, *_: f"The reply holds {len(_arrays(content))} ArrayRecords; "
+            "FedAvg needs exactly one.",
+            "put the model in a single ArrayRecord, e.g. ArrayRecord([theta]); a plain "
+            "list or array is not an ArrayRecord."),
+    Symptom(lambda content, theta, n, loss: not _metrics(content),
+            lambda content, *_: "The reply has no MetricRecord"
+            + (" (it is in a ConfigRecord)." if _count_in_config(content) else "."),
+            "FedAvg reads the weight of each hospital from the reply's MetricRecord; "
+            "a ConfigRecord is for settings the server sends, not for results."),
+    Symptom(lambda content, theta, n, loss: len(_metrics(content)) != 1,
+            lambda content, *_: f"The reply holds {len(_metrics(content))} MetricRecords; "
+            "FedAvg needs exactly one.",
+            "put num-examples and train-loss in the same MetricRecord."),
+    Symptom(lambda content, theta, n, loss: "num-examples" not in _record(content)
+            and bool({"num_examples", "num-samples", "num_samples", "n"}
+                     & set(_record(content).keys())),
+            "The MetricRecord has a count, but under another name.",
+            "Flower's FedAvg weights replies by the key 'num-examples' (with a "
+            "hyphen, as in its weighted_by_key default)."),
+    Symptom(lambda content, theta, n, loss: "num-examples" not in _record(content),
+            "The MetricRecord has no 'num-examples'.",
+            "without it the server cannot weight your model by n_k / n."),
+    Symptom(lambda content, theta, n, loss: "train-loss" not in _record(content),
+            "The MetricRecord has no 'train-loss'.",
+            "report the local training loss as 'train-loss' next to 'num-examples'."),
+    Symptom(lambda content, theta, n, loss: _bad_count(content, theta, n)
+            and _record(content)["num-examples"] == theta.size,
+            "'num-examples' is not this hospital's number of examples.",
+            "you sent the number of parameters; send the number of patients."),
+    Symptom(lambda content, theta, n, loss: _bad_count(content, theta, n),
+            "'num-examples' is not this hospital's number of examples.",
+            "send num_examples, the number of training rows of this hospital."),
+    Symptom(lambda content, theta, n, loss: not isinstance(_record(content)["num-examples"], int),
+            "'num-examples' is not an integer.",
+            "cast it with int(num_examples)."),
+    Symptom(lambda content, theta, n, loss: not np.isclose(
+                float(_record(content)["train-loss"]), loss, rtol=1e-9, atol=0.0),
+            "'train-loss' is not the loss you were given.",
+            "store train_loss as a float under 'train-loss'."),
+    Symptom(lambda content, theta, n, loss: not close(
+                next(iter(_arrays(content).values())).to_numpy_ndarrays(), [theta],
+                rtol=1e-5, atol=1e-8),
+            "The ArrayRecord does not hold the model you were given.",
+            "send the locally trained model itself: ArrayRecord([theta])."),
+)
+
+
+@selfcheck
 def check_train_reply(fn: ReplyFn) -> Feedback:
     """Check a learner's ``train_reply(theta, num_examples, train_loss) -> RecordDict``.
 
@@ -61,84 +130,16 @@ def check_train_reply(fn: ReplyFn) -> Feedback:
     replies = []
     for case_no, (values, n, loss) in enumerate(_CASES, start=1):
         theta = np.array(values)
-        try:
-            content = fn(theta.copy(), n, loss)
-        except Exception as err:  # noqa: BLE001 - any learner error becomes feedback
-            return wrong(
-                f"Your function raised {type(err).__name__}: {err} (test case {case_no}).",
-                "call it as train_reply(theta, num_examples, train_loss) and return a "
-                "flwr.app.RecordDict.",
-            )
+        content = call(fn, theta, n, loss, where=f" (test case {case_no})",
+                       hint="call it as train_reply(theta, num_examples, train_loss) and "
+                       "return a flwr.app.RecordDict.")
         if not isinstance(content, RecordDict):
-            return wrong(
+            raise Wrong(
                 f"Your function returned a {type(content).__name__}, not a RecordDict.",
                 "wrap the records: RecordDict({'arrays': ArrayRecord(...), "
                 "'metrics': MetricRecord(...)}).",
             )
-        arrays = dict(content.array_records.items())
-        if len(arrays) != 1:
-            return wrong(
-                f"The reply holds {len(arrays)} ArrayRecords; FedAvg needs exactly one.",
-                "put the model in a single ArrayRecord, e.g. ArrayRecord([theta]); a plain "
-                "list or array is not an ArrayRecord.",
-            )
-        metrics = _metric_records(content)
-        configs = dict(content.config_records.items())
-        if not metrics:
-            where = " (it is in a ConfigRecord)" if any(
-                "num-examples" in c for c in configs.values()
-            ) else ""
-            return wrong(
-                f"The reply has no MetricRecord{where}.",
-                "FedAvg reads the weight of each hospital from the reply's MetricRecord; "
-                "a ConfigRecord is for settings the server sends, not for results.",
-            )
-        if len(metrics) != 1:
-            return wrong(
-                f"The reply holds {len(metrics)} MetricRecords; FedAvg needs exactly one.",
-                "put num-examples and train-loss in the same MetricRecord.",
-            )
-        record = next(iter(metrics.values()))
-        keys = set(record.keys())
-        if "num-examples" not in keys:
-            if {"num_examples", "num-samples", "num_samples", "n"} & keys:
-                return wrong(
-                    "The MetricRecord has a count, but under another name.",
-                    "Flower's FedAvg weights replies by the key 'num-examples' (with a "
-                    "hyphen, as in its weighted_by_key default).",
-                )
-            return wrong(
-                "The MetricRecord has no 'num-examples'.",
-                "without it the server cannot weight your model by n_k / n.",
-            )
-        if "train-loss" not in keys:
-            return wrong(
-                "The MetricRecord has no 'train-loss'.",
-                "report the local training loss as 'train-loss' next to 'num-examples'.",
-            )
-        count = record["num-examples"]
-        if isinstance(count, list) or isinstance(count, bool) or count != n:
-            if count == theta.size:
-                hint = "you sent the number of parameters; send the number of patients."
-            else:
-                hint = "send num_examples, the number of training rows of this hospital."
-            return wrong("'num-examples' is not this hospital's number of examples.", hint)
-        if not isinstance(count, int):
-            return wrong(
-                "'num-examples' is not an integer.",
-                "cast it with int(num_examples).",
-            )
-        if not np.isclose(float(record["train-loss"]), loss, rtol=1e-9, atol=0.0):
-            return wrong(
-                "'train-loss' is not the loss you were given.",
-                "store train_loss as a float under 'train-loss'.",
-            )
-        sent = next(iter(arrays.values())).to_numpy_ndarrays()
-        if len(sent) != 1 or sent[0].shape != theta.shape or not np.allclose(sent[0], theta):
-            return wrong(
-                "The ArrayRecord does not hold the model you were given.",
-                "send the locally trained model itself: ArrayRecord([theta]).",
-            )
+        spot(content, _MISTAKES, (theta, n, loss))
         replies.append(content)
 
     # Flower's own checks and aggregation must accept the replies.
@@ -148,14 +149,14 @@ def check_train_reply(fn: ReplyFn) -> Feedback:
         )
         avg = aggregate_arrayrecords(replies, "num-examples").to_numpy_ndarrays()[0]
     except (InconsistentMessageReplies, KeyError, ValueError, TypeError) as err:
-        return wrong(
+        raise Wrong(
             f"Flower's FedAvg rejects your replies: {err}",
             "use the same record names and metric keys in every reply.",
-        )
+        ) from err
     sizes = np.array([c[1] for c in _CASES], dtype=np.float64)
     expected = sum(w * np.array(c[0]) for w, c in zip(sizes / sizes.sum(), _CASES, strict=True))
-    if not np.allclose(avg, expected):
-        return wrong(
+    if not close(avg, expected, rtol=1e-5, atol=1e-8):
+        raise Wrong(
             "Flower averages your replies to an unexpected model.",
             "send the model (not an update) and the true num-examples.",
         )
