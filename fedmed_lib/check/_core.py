@@ -23,8 +23,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -264,8 +263,7 @@ def close(a: Any, b: Any, *, rtol: float = 1e-7, atol: float = 1e-10) -> bool:
     return x.shape == y.shape and bool(np.allclose(x, y, rtol=rtol, atol=atol))
 
 
-@dataclass(frozen=True)
-class Mistake:
+class Mistake(NamedTuple):
     """A row of a table of mistakes: what the mistake returns, what is wrong, a hint.
 
     Attributes
@@ -286,8 +284,7 @@ class Mistake:
     hint: str
 
 
-@dataclass(frozen=True)
-class Symptom:
+class Symptom(NamedTuple):
     """A row of a table of mistakes recognised by a property of the answer, not its value.
 
     Attributes

@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from fedmed_lib.check import Feedback, correct, wrong
+from fedmed_lib.check import Feedback, correct
+from fedmed_lib.check._core import Mistake, Wrong, call, close, diagnose, selfcheck
 
 Counts = tuple[np.ndarray, np.ndarray]
 SiteCountsFn = Callable[[np.ndarray, np.ndarray, np.ndarray], Counts]
@@ -48,28 +49,28 @@ def _km(a: np.ndarray, e: np.ndarray) -> np.ndarray:
     return np.cumprod(1.0 - np.divide(e, a, out=np.zeros_like(e), where=a > 0))
 
 
-_COUNT_MISTAKES: dict[str, tuple[Callable[..., Counts], str, str]] = {
-    "censored_not_at_risk": (
+_COUNT_MISTAKES: dict[str, Mistake] = {
+    "censored_not_at_risk": Mistake(
         lambda t, e, g: ((((t[None, :] >= g[:, None]) & (e[None, :] == 1)).sum(1)).astype(float),
                          _reference_counts(t, e, g)[1]),
         "Your numbers at risk leave out the censored patients.",
         "a patient censored at time c was alive and followed until c: count them at risk at "
         "every grid time s <= c.",
     ),
-    "censored_never_leave": (
+    "censored_never_leave": Mistake(
         lambda t, e, g: (len(t) - np.array([((t < s) & (e == 1)).sum() for s in g], float),
                          _reference_counts(t, e, g)[1]),
         "Your numbers at risk only drop when a patient dies: censored patients stay at risk "
         "forever.",
         "after its censoring time a patient is no longer followed; at risk means time >= s.",
     ),
-    "strict_risk_set": (
+    "strict_risk_set": Mistake(
         lambda t, e, g: ((t[None, :] > g[:, None]).sum(1).astype(float),
                          _reference_counts(t, e, g)[1]),
         "Your risk set at time s leaves out the patients whose time is exactly s.",
         "those who die at s were alive just before s: at risk means time >= s, not time > s.",
     ),
-    "censored_as_events": (
+    "censored_as_events": Mistake(
         lambda t, e, g: (_reference_counts(t, e, g)[0],
                          (t[None, :] == g[:, None]).sum(1).astype(float)),
         "Your event counts include patients censored at that time.",
@@ -82,39 +83,39 @@ def _site_curve(a: np.ndarray, e: np.ndarray) -> np.ndarray:
     return _km(a, e)
 
 
-_SERVER_MISTAKES: dict[str, tuple[Callable[[Sequence[Counts]], np.ndarray], str, str]] = {
-    "mean_of_curves": (
+_SERVER_MISTAKES: dict[str, Mistake] = {
+    "mean_of_curves": Mistake(
         lambda c: np.mean([_site_curve(a, e) for a, e in c], axis=0),
         "Your curve is the average of the hospitals' own Kaplan-Meier curves.",
         "the hospitals' curves cannot be averaged (the patients at risk change differently at "
         "each hospital): add up the counts first, then compute one curve.",
     ),
-    "weighted_mean_of_curves": (
+    "weighted_mean_of_curves": Mistake(
         lambda c: np.average([_site_curve(a, e) for a, e in c], axis=0,
                              weights=[a[0] for a, _ in c]),
         "Your curve is a size-weighted average of the hospitals' own curves.",
         "weights fixed at the start ignore who is still at risk later: add up the counts "
         "at each time, then compute one curve.",
     ),
-    "product_of_curves": (
+    "product_of_curves": Mistake(
         lambda c: np.prod([_site_curve(a, e) for a, e in c], axis=0),
         "Your curve multiplies the hospitals' curves, as if a patient had to survive at "
         "every hospital.",
         "add up the numbers at risk and of deaths over hospitals, then compute one curve.",
     ),
-    "nelson_aalen": (
+    "nelson_aalen": Mistake(
         lambda c: np.exp(-np.cumsum(_ratio(c))),
         "Your curve is exp(-cumulative hazard) (the Nelson-Aalen / Breslow estimate), "
         "close to but not the Kaplan-Meier curve.",
         "multiply the factors (1 - e_j / a_j) instead.",
     ),
-    "one_minus_cumsum": (
+    "one_minus_cumsum": Mistake(
         lambda c: 1.0 - np.cumsum(_ratio(c)),
         "Your curve subtracts the hazards e_j / a_j from 1 instead of multiplying survival "
         "factors.",
         "S(s_j) = S(s_{j-1}) * (1 - e_j / a_j).",
     ),
-    "not_cumulative": (
+    "not_cumulative": Mistake(
         lambda c: 1.0 - _ratio(c),
         "Your curve gives, at each time, the probability of surviving that time only.",
         "survival to time s is the product of the factors (1 - e_j / a_j) of all s_j <= s.",
@@ -128,23 +129,7 @@ def _ratio(counts: Sequence[Counts]) -> np.ndarray:
     return np.divide(e, a, out=np.zeros_like(e), where=a > 0)
 
 
-def _same(x: object, y: np.ndarray) -> bool:
-    try:
-        arr = np.asarray(x, dtype=float)
-    except (TypeError, ValueError):
-        return False
-    return arr.shape == y.shape and bool(np.allclose(arr, y, rtol=1e-9, atol=1e-12))
-
-
-def _call(fn: Callable[..., object], *args: object) -> tuple[object, Feedback | None]:
-    try:
-        return fn(*args), None
-    except Exception as err:  # report any error of the learner's code
-        return None, wrong(f"Your function {getattr(fn, '__name__', 'fn')} raised "
-                           f"{type(err).__name__}: {err}.",
-                           "check the shapes: one number per grid time.")
-
-
+@selfcheck
 def check_federated_km(site_counts: SiteCountsFn, server_km: ServerKmFn) -> Feedback:
     """Check a learner's federated Kaplan-Meier curve (a hospital's counts and the server).
 
@@ -164,40 +149,30 @@ def check_federated_km(site_counts: SiteCountsFn, server_km: ServerKmFn) -> Feed
     Feedback
         Passed, or what is wrong with a hint (never the expected numbers).
     """
+    hint = "check the shapes: one number per grid time."
     for federation in _FEDERATIONS:
         sites = [(np.array(t, float), np.array(e, float)) for t, e in federation]
         grid = np.unique(np.concatenate([t[e == 1] for t, e in sites]))
         reference = [_reference_counts(t, e, grid) for t, e in sites]
-        for t, e in sites:
-            out, error = _call(site_counts, t.copy(), e.copy(), grid.copy())
-            if error is not None:
-                return error
-            ref = _reference_counts(t, e, grid)
+        for (t, e), ref in zip(sites, reference, strict=True):
+            out = call(site_counts, t, e, grid, hint=hint, where=" (site_counts)")
             if not (isinstance(out, tuple | list) and len(out) == 2):
-                return wrong("site_counts must return two arrays (at_risk, events).",
-                             "return at_risk, events")
-            if _same(out[0], ref[0]) and _same(out[1], ref[1]):
-                continue
-            for compute, message, hint in _COUNT_MISTAKES.values():
-                mistake = compute(t, e, grid)
-                if _same(out[0], mistake[0]) and _same(out[1], mistake[1]):
-                    return wrong(message, hint)
-            which = "numbers at risk" if not _same(out[0], ref[0]) else "event counts"
-            return wrong(f"Your site_counts gives wrong {which} on a small hospital.",
-                         "at risk at s: time >= s; events at s: time == s and event == 1.")
-        surv, error = _call(server_km, [(a.copy(), d.copy()) for a, d in reference])
-        if error is not None:
-            return error
+                raise Wrong("site_counts must return two arrays (at_risk, events).",
+                            "return at_risk, events")
+            which = "numbers at risk" if not close(out[0], ref[0]) else "event counts"
+            diagnose(tuple(out), ref, tuple(_COUNT_MISTAKES.values()), (t, e, grid),
+                     rtol=1e-9, atol=1e-12,
+                     generic=(f"Your site_counts gives wrong {which} on a small hospital.",
+                              "at risk at s: time >= s; events at s: time == s and event == 1."))
+        surv = call(server_km, reference, hint=hint, where=" (server_km)")
         a_tot = np.sum([a for a, _ in reference], axis=0)
         e_tot = np.sum([d for _, d in reference], axis=0)
-        if _same(surv, _km(a_tot, e_tot)):
-            continue
-        for curve, message, hint in _SERVER_MISTAKES.values():
-            if _same(surv, curve(reference)):
-                return wrong(message, hint)
-        return wrong("Your server_km does not give the Kaplan-Meier curve of all the patients.",
-                     "sum a_kj and e_kj over hospitals k, then take the running product of "
-                     "(1 - e_j / a_j).")
+        diagnose(surv, _km(a_tot, e_tot), tuple(_SERVER_MISTAKES.values()), (reference,),
+                 rtol=1e-9, atol=1e-12,
+                 generic=("Your server_km does not give the Kaplan-Meier curve of all the "
+                          "patients.",
+                          "sum a_kj and e_kj over hospitals k, then take the running product "
+                          "of (1 - e_j / a_j)."))
     return correct(
         "Your hospitals send only counts per grid time, and your server's curve equals the "
         "Kaplan-Meier curve of the pooled patients on every test federation."
