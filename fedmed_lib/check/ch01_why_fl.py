@@ -119,39 +119,27 @@ def _cases() -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 _ACCURACY_MISTAKES = (
-    Mistake(
-        lambda acc, n: 100 * np.sum(n * acc) / np.sum(n),
-        "Your answer is a percentage.",
-        "return a fraction between 0 and 1, like the accuracies you receive.",
-    ),
-    Mistake(
-        lambda acc, n: np.mean(acc),
-        "You give every hospital the same weight.",
-        "a hospital with 100 test patients says more about the overall accuracy than "
-        "one with 10: weight each accuracy by its number of patients.",
-    ),
-    Mistake(
-        lambda acc, n: np.sum(n * acc),
-        "Your answer counts correct predictions instead of giving a fraction "
-        "(it can exceed 1).",
-        "divide the number of correct predictions by the number of test patients.",
-    ),
-    Mistake(
-        lambda acc, n: np.sum(n * acc) / len(acc),
-        "You divide by the number of hospitals.",
-        "the weights n_k / n must add up to 1: divide by the total number of "
-        "patients, not by how many hospitals there are.",
-    ),
-    Mistake(
-        lambda acc, n: np.sum((1.0 / n) / np.sum(1.0 / n) * acc),
-        "Your weights favour the small hospitals.",
-        "the weight of hospital k should grow with its number of patients n_k.",
-    ),
-    Symptom(
-        lambda got, acc, n: not 0.0 <= got <= 1.0,
-        "Your answer is not between 0 and 1, so it cannot be an accuracy.",
-        "an average of accuracies, with weights that add up to 1, stays in [0, 1].",
-    ),
+    Mistake(lambda acc, n: 100 * np.sum(n * acc) / np.sum(n),
+            "Your answer is a percentage.",
+            "return a fraction between 0 and 1, like the accuracies you receive."),
+    Mistake(lambda acc, n: np.mean(acc),
+            "You give every hospital the same weight.",
+            "a hospital with 100 test patients says more about the overall accuracy than "
+            "one with 10: weight each accuracy by its number of patients."),
+    Mistake(lambda acc, n: np.sum(n * acc),
+            "Your answer counts correct predictions instead of giving a fraction "
+            "(it can exceed 1).",
+            "divide the number of correct predictions by the number of test patients."),
+    Mistake(lambda acc, n: np.sum(n * acc) / len(acc),
+            "You divide by the number of hospitals.",
+            "the weights n_k / n must add up to 1: divide by the total number of "
+            "patients, not by how many hospitals there are."),
+    Mistake(lambda acc, n: np.sum((1.0 / n) / np.sum(1.0 / n) * acc),
+            "Your weights favour the small hospitals.",
+            "the weight of hospital k should grow with its number of patients n_k."),
+    Symptom(lambda got, acc, n: not 0.0 <= got <= 1.0,
+            "Your answer is not between 0 and 1, so it cannot be an accuracy.",
+            "an average of accuracies, with weights that add up to 1, stays in [0, 1]."),
 )
 
 

@@ -65,61 +65,41 @@ def _shape_message(got: np.ndarray, ref: np.ndarray, n: int) -> str:
 
 
 _MISTAKES = (
-    Symptom(
-        lambda got, ref, n: got.shape != ref.shape and got.size == ref.size,
-        _shape_message,
-        "return a flat array like theta (no column vector); check for a stray "
-        "reshape or a transposed result.",
-    ),
-    Symptom(
-        lambda got, ref, n: got.shape == (n,),
-        lambda got, ref, n: f"Your gradient has one entry per example (shape {got.shape}), "
-        f"not one per parameter (shape {ref.shape}).",
-        "you have the residuals; multiply them by X.T to collect them per parameter.",
-    ),
-    Symptom(
-        lambda got, ref, n: got.shape != ref.shape,
-        _shape_message,
-        "the gradient has one entry per parameter: X.T @ (residuals), scaled.",
-    ),
-    Symptom(
-        lambda got, ref, n: not np.all(np.isfinite(got)),
-        "Your gradient contains NaN or Inf.",
-        "check for a division by zero.",
-    ),
-    Mistake(
-        lambda ref, n: -ref,
-        "Your gradient points the wrong way (its sign is flipped).",
-        "differentiate (x_i theta - y_i)^2, not (y_i - x_i theta) with the sign "
-        "dropped: the residual in the gradient is X @ theta - y.",
-    ),
-    Mistake(
-        lambda ref, n: 0.5 * ref,
-        "Your gradient is too small by a constant factor.",
-        "this book's loss has no 1/2 in front: the derivative of r^2 is 2r, "
-        "so keep the factor 2.",
-    ),
-    Mistake(
-        lambda ref, n: -0.5 * ref,
-        "Your gradient has the wrong sign and is too small by a constant factor.",
-        "use the residual X @ theta - y, and keep the 2 from d(r^2)/dr = 2r.",
-    ),
-    Mistake(
-        lambda ref, n: AnyOf(n * ref, n / 2.0 * ref, -n * ref),
-        "Your gradient grows with the number of examples: it is the gradient "
-        "of the sum of the losses, not of their mean.",
-        "J is a mean, so its gradient carries the factor 1/N.",
-    ),
-    Mistake(
-        lambda ref, n: AnyOf(ref / n, 0.5 * ref / n),
-        "Your gradient shrinks with the number of examples: you divide by N twice.",
-        "divide by N exactly once (np.mean already divides by N).",
-    ),
-    Symptom(
-        lambda got, ref, n: _scaled(got, ref),
-        "Your gradient points in the right direction but has the wrong length.",
-        "check the constant in front: the derivative of (1/N) sum r_i^2.",
-    ),
+    Symptom(lambda got, ref, n: got.shape != ref.shape and got.size == ref.size,
+            _shape_message,
+            "return a flat array like theta (no column vector); check for a stray "
+            "reshape or a transposed result."),
+    Symptom(lambda got, ref, n: got.shape == (n,),
+            lambda got, ref, n: f"Your gradient has one entry per example (shape {got.shape}), "
+            f"not one per parameter (shape {ref.shape}).",
+            "you have the residuals; multiply them by X.T to collect them per parameter."),
+    Symptom(lambda got, ref, n: got.shape != ref.shape,
+            _shape_message,
+            "the gradient has one entry per parameter: X.T @ (residuals), scaled."),
+    Symptom(lambda got, ref, n: not np.all(np.isfinite(got)),
+            "Your gradient contains NaN or Inf.",
+            "check for a division by zero."),
+    Mistake(lambda ref, n: -ref,
+            "Your gradient points the wrong way (its sign is flipped).",
+            "differentiate (x_i theta - y_i)^2, not (y_i - x_i theta) with the sign "
+            "dropped: the residual in the gradient is X @ theta - y."),
+    Mistake(lambda ref, n: 0.5 * ref,
+            "Your gradient is too small by a constant factor.",
+            "this book's loss has no 1/2 in front: the derivative of r^2 is 2r, "
+            "so keep the factor 2."),
+    Mistake(lambda ref, n: -0.5 * ref,
+            "Your gradient has the wrong sign and is too small by a constant factor.",
+            "use the residual X @ theta - y, and keep the 2 from d(r^2)/dr = 2r."),
+    Mistake(lambda ref, n: AnyOf(n * ref, n / 2.0 * ref, -n * ref),
+            "Your gradient grows with the number of examples: it is the gradient "
+            "of the sum of the losses, not of their mean.",
+            "J is a mean, so its gradient carries the factor 1/N."),
+    Mistake(lambda ref, n: AnyOf(ref / n, 0.5 * ref / n),
+            "Your gradient shrinks with the number of examples: you divide by N twice.",
+            "divide by N exactly once (np.mean already divides by N)."),
+    Symptom(lambda got, ref, n: _scaled(got, ref),
+            "Your gradient points in the right direction but has the wrong length.",
+            "check the constant in front: the derivative of (1/N) sum r_i^2."),
 )
 
 

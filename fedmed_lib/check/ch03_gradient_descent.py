@@ -46,45 +46,31 @@ _HINT = "check the shapes of your arrays and the order of the arguments."
 
 
 _STEP_MISTAKES = (
-    Symptom(
-        lambda got, X, eig: not np.isfinite(got) or got <= 0,
-        "Your step size is not a positive finite number.",
-        "a step size is 2 divided by a positive eigenvalue.",
-    ),
-    Mistake(
-        lambda X, eig: 4.0 / eig[-1],
-        "Your step size is too large: gradient descent would diverge with it.",
-        "the Hessian of this J is 2 X^T X / N; the 2 comes from d(r^2)/dr = 2r. "
-        "Use its largest eigenvalue.",
-    ),
-    Mistake(
-        lambda X, eig: 1.0 / eig[-1],
-        "Your step size is safe but only half as large as the largest stable one.",
-        "1/L guarantees a monotone decrease; the divergence threshold is where "
-        "|1 - lr * L| = 1.",
-    ),
-    Mistake(
-        lambda X, eig: AnyOf(2.0 / eig[-1] / len(X), 4.0 / eig[-1] / len(X)),
-        "Your step size shrinks with the number of examples.",
-        "the Hessian of a mean loss carries the factor 1/N: use 2 X^T X / N.",
-    ),
-    Mistake(
-        lambda X, eig: AnyOf(2.0 / eig[0], 1.0 / eig[0]),
-        "Your step size uses the wrong eigenvalue: it would make gradient descent diverge.",
-        "the step must be stable in every direction, so the steepest direction "
-        "(the largest eigenvalue) decides.",
-    ),
-    Mistake(
-        lambda X, eig: AnyOf(eig[-1], eig[-1] / 2),
-        "You returned a curvature (an eigenvalue), not a step size.",
-        "the step size is 2 divided by the largest eigenvalue.",
-    ),
-    Mistake(
-        lambda X, eig: 2.0 / np.sum(eig),
-        "Your step size is safe but too small: you used the trace (the sum of all "
-        "eigenvalues) instead of the largest eigenvalue.",
-        "np.linalg.eigvalsh gives the eigenvalues; take the maximum.",
-    ),
+    Symptom(lambda got, X, eig: not np.isfinite(got) or got <= 0,
+            "Your step size is not a positive finite number.",
+            "a step size is 2 divided by a positive eigenvalue."),
+    Mistake(lambda X, eig: 4.0 / eig[-1],
+            "Your step size is too large: gradient descent would diverge with it.",
+            "the Hessian of this J is 2 X^T X / N; the 2 comes from d(r^2)/dr = 2r. "
+            "Use its largest eigenvalue."),
+    Mistake(lambda X, eig: 1.0 / eig[-1],
+            "Your step size is safe but only half as large as the largest stable one.",
+            "1/L guarantees a monotone decrease; the divergence threshold is where "
+            "|1 - lr * L| = 1."),
+    Mistake(lambda X, eig: AnyOf(2.0 / eig[-1] / len(X), 4.0 / eig[-1] / len(X)),
+            "Your step size shrinks with the number of examples.",
+            "the Hessian of a mean loss carries the factor 1/N: use 2 X^T X / N."),
+    Mistake(lambda X, eig: AnyOf(2.0 / eig[0], 1.0 / eig[0]),
+            "Your step size uses the wrong eigenvalue: it would make gradient descent diverge.",
+            "the step must be stable in every direction, so the steepest direction "
+            "(the largest eigenvalue) decides."),
+    Mistake(lambda X, eig: AnyOf(eig[-1], eig[-1] / 2),
+            "You returned a curvature (an eigenvalue), not a step size.",
+            "the step size is 2 divided by the largest eigenvalue."),
+    Mistake(lambda X, eig: 2.0 / np.sum(eig),
+            "Your step size is safe but too small: you used the trace (the sum of all "
+            "eigenvalues) instead of the largest eigenvalue.",
+            "np.linalg.eigvalsh gives the eigenvalues; take the maximum."),
 )
 
 
@@ -131,32 +117,22 @@ def _scale(step: np.ndarray, ref: np.ndarray) -> float | None:
 
 
 _GD_MISTAKES = (
-    Symptom(
-        lambda step, ref, lr, n: _scale(step, ref) is None,
-        "Your step does not point along the gradient.",
-        "compute the gradient 2/N X.T @ (X @ theta - y) first, then step "
-        "theta - lr * gradient.",
-    ),
-    Symptom(
-        lambda step, ref, lr, n: (_scale(step, ref) or 0.0) < 0,
-        "Your step goes uphill: it increases the loss.",
-        "gradient DEScent subtracts the gradient: theta - lr * gradient.",
-    ),
-    Mistake(
-        lambda ref, lr, n: ref / lr,
-        "Your step ignores the step size lr.",
-        "multiply the gradient by lr before subtracting it.",
-    ),
-    Mistake(
-        lambda ref, lr, n: 0.5 * ref,
-        "Your step is half as long as it should be.",
-        "the gradient of this loss has the factor 2 (no 1/2 in J).",
-    ),
-    Mistake(
-        lambda ref, lr, n: AnyOf(n * ref, n / 2.0 * ref),
-        "Your step grows with the number of examples.",
-        "J is a mean: its gradient carries the factor 1/N.",
-    ),
+    Symptom(lambda step, ref, lr, n: _scale(step, ref) is None,
+            "Your step does not point along the gradient.",
+            "compute the gradient 2/N X.T @ (X @ theta - y) first, then step "
+            "theta - lr * gradient."),
+    Symptom(lambda step, ref, lr, n: (_scale(step, ref) or 0.0) < 0,
+            "Your step goes uphill: it increases the loss.",
+            "gradient DEScent subtracts the gradient: theta - lr * gradient."),
+    Mistake(lambda ref, lr, n: ref / lr,
+            "Your step ignores the step size lr.",
+            "multiply the gradient by lr before subtracting it."),
+    Mistake(lambda ref, lr, n: 0.5 * ref,
+            "Your step is half as long as it should be.",
+            "the gradient of this loss has the factor 2 (no 1/2 in J)."),
+    Mistake(lambda ref, lr, n: AnyOf(n * ref, n / 2.0 * ref),
+            "Your step grows with the number of examples.",
+            "J is a mean: its gradient carries the factor 1/N."),
 )
 
 

@@ -63,51 +63,39 @@ def _combine(results: Results, coef: np.ndarray) -> list[np.ndarray]:
 
 
 _MISTAKES = (
-    Symptom(
-        lambda got, results: len(got) != len(results[0][0]),
-        lambda got, results: f"Your function returns {len(got)} arrays for params made of "
-        f"{len(results[0][0])} arrays.",
-        "average every array of params, not only the first one, and keep them in "
-        "a list in the same order.",
-    ),
-    Symptom(
-        lambda got, results: any(
-            g.shape != np.shape(a) for g, a in zip(got, results[0][0], strict=True)
-        ),
-        "An array of your result does not have the shape of the clients' arrays: you "
-        "averaged over the wrong axis.",
-        "stack the clients' versions of one array (axis 0 = clients) and "
-        "reduce over axis 0 only, so the result has the shape of one client's array.",
-    ),
-    Mistake(
-        lambda results: _combine(results, np.full(len(results), 1.0 / len(results))),
-        "Your function returns the plain mean of the clients' arrays: every client gets "
-        "the same vote whatever its size.",
-        "weight client k by its share of the data, n_k / n, where n is the total number "
-        "of examples.",
-    ),
-    Mistake(
-        lambda results: _combine(results, _weights(results)),
-        "Your weights do not sum to one: the result grows with the number of examples.",
-        "divide each n_k by n = sum_k n_k before multiplying.",
-    ),
-    Mistake(
-        lambda results: _combine(results, _weights(results) / len(results)),
-        "You multiply by n_k but divide by the number of clients K.",
-        "the weights are n_k / n with n the total number of examples, not n_k / K.",
-    ),
+    Symptom(lambda got, results: len(got) != len(results[0][0]),
+            lambda got, results: f"Your function returns {len(got)} arrays for params made of "
+            f"{len(results[0][0])} arrays.",
+            "average every array of params, not only the first one, and keep them in "
+            "a list in the same order."),
+    Symptom(lambda got, results: any(
+                g.shape != np.shape(a) for g, a in zip(got, results[0][0], strict=True)
+            ),
+            "An array of your result does not have the shape of the clients' arrays: you "
+            "averaged over the wrong axis.",
+            "stack the clients' versions of one array (axis 0 = clients) and "
+            "reduce over axis 0 only, so the result has the shape of one client's array."),
+    Mistake(lambda results: _combine(results, np.full(len(results), 1.0 / len(results))),
+            "Your function returns the plain mean of the clients' arrays: every client gets "
+            "the same vote whatever its size.",
+            "weight client k by its share of the data, n_k / n, where n is the total number "
+            "of examples."),
+    Mistake(lambda results: _combine(results, _weights(results)),
+            "Your weights do not sum to one: the result grows with the number of examples.",
+            "divide each n_k by n = sum_k n_k before multiplying."),
+    Mistake(lambda results: _combine(results, _weights(results) / len(results)),
+            "You multiply by n_k but divide by the number of clients K.",
+            "the weights are n_k / n with n the total number of examples, not n_k / K."),
     Mistake(
         lambda results: _combine(results, 1 / _weights(results) / np.sum(1 / _weights(results))),
         "Small clients get the largest weights: the weights look inverted.",
         "the weight of client k grows with n_k (it is n_k / n, not 1 / n_k).",
     ),
-    Mistake(
-        _wrong_axis,
-        "Your result has the right shape, but the weights multiply the columns of each "
-        "array instead of the clients: numpy broadcast the weights along the wrong axis.",
-        "the weights belong to axis 0 (one per client); reshape them to (K, 1, ..., 1) "
-        "or use np.tensordot(weights, stacked, axes=1).",
-    ),
+    Mistake(_wrong_axis,
+            "Your result has the right shape, but the weights multiply the columns of each "
+            "array instead of the clients: numpy broadcast the weights along the wrong axis.",
+            "the weights belong to axis 0 (one per client); reshape them to (K, 1, ..., 1) "
+            "or use np.tensordot(weights, stacked, axes=1)."),
 )
 
 

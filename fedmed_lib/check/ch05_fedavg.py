@@ -52,37 +52,27 @@ def _local(theta: np.ndarray, X: np.ndarray, y: np.ndarray, lr: float, steps: in
 
 
 _CLIENT_MISTAKES = (
-    Mistake(
-        lambda theta, X, y, lr, epochs: _local(theta, X, y, lr, epochs),
-        "You return the locally trained model, not the update.",
-        "FedAvg clients send the change of the model: subtract the global "
-        "theta they started from.",
-    ),
-    Mistake(
-        lambda theta, X, y, lr, epochs: theta - _local(theta, X, y, lr, epochs),
-        "Your update has the wrong sign.",
-        "the update is theta_local - theta_global (where the client moved), "
-        "not theta_global - theta_local.",
-    ),
-    Mistake(
-        lambda theta, X, y, lr, epochs: AnyOf(
-            _local(0 * theta, X, y, lr, epochs) - theta, _local(0 * theta, X, y, lr, epochs)
-        ),
-        "Your client does not start from the global model.",
-        "begin local training at the theta the server sent (w = theta.copy()), not at zeros.",
-    ),
-    Mistake(
-        lambda theta, X, y, lr, epochs: (
-            _local(theta, X, y, lr, 1) - theta if epochs > 1 else None
-        ),
-        "Your client takes a single gradient step.",
-        "repeat the step local_epochs times (full-batch: one step per epoch).",
-    ),
-    Mistake(
-        lambda theta, X, y, lr, epochs: -lr * mse_grad(theta, X, y) * epochs,
-        "Your client reuses the gradient at the global model for every step.",
-        "recompute the gradient at the current local model w in every step.",
-    ),
+    Mistake(lambda theta, X, y, lr, epochs: _local(theta, X, y, lr, epochs),
+            "You return the locally trained model, not the update.",
+            "FedAvg clients send the change of the model: subtract the global "
+            "theta they started from."),
+    Mistake(lambda theta, X, y, lr, epochs: theta - _local(theta, X, y, lr, epochs),
+            "Your update has the wrong sign.",
+            "the update is theta_local - theta_global (where the client moved), "
+            "not theta_global - theta_local."),
+    Mistake(lambda theta, X, y, lr, epochs: AnyOf(
+                _local(0 * theta, X, y, lr, epochs) - theta, _local(0 * theta, X, y, lr, epochs)
+            ),
+            "Your client does not start from the global model.",
+            "begin local training at the theta the server sent (w = theta.copy()), not at zeros."),
+    Mistake(lambda theta, X, y, lr, epochs: (
+                _local(theta, X, y, lr, 1) - theta if epochs > 1 else None
+            ),
+            "Your client takes a single gradient step.",
+            "repeat the step local_epochs times (full-batch: one step per epoch)."),
+    Mistake(lambda theta, X, y, lr, epochs: -lr * mse_grad(theta, X, y) * epochs,
+            "Your client reuses the gradient at the global model for every step.",
+            "recompute the gradient at the current local model w in every step."),
 )
 
 
@@ -167,45 +157,33 @@ def _round(
 
 
 _ROUND_MISTAKES = (
-    Mistake(
-        lambda theta, clients, lr, epochs: _round(theta, clients, lr, epochs),
-        "You return the averaged update, not the new model.",
-        "the server adds the weighted average of the updates to the global theta.",
-    ),
-    Mistake(
-        lambda theta, clients, lr, epochs: AnyOf(
-            *(v + _round(theta, clients, lr, epochs, weights="1/K") for v in (theta, 0))
-        ),
-        "You average the clients without weights.",
-        "weight client k by n_k / n (its share of the examples), as in weighted aggregation.",
-    ),
-    Mistake(
-        lambda theta, clients, lr, epochs: AnyOf(
-            *(theta + _round(theta, clients, lr, epochs, weights=w) for w in ("1", "n_k"))
-        ),
-        "Your weights do not sum to one.",
-        "divide each client's n_k by the total n before weighting.",
-    ),
-    Mistake(
-        lambda theta, clients, lr, epochs: AnyOf(
-            *(v + _round(theta, clients, lr, epochs, start=0 * theta) for v in (0, theta))
-        ),
-        "Your clients do not start from the global model.",
-        "every client must begin local training at the theta the server broadcast, "
-        "not at zeros.",
-    ),
-    Mistake(
-        lambda theta, clients, lr, epochs: (
-            theta + _round(theta, clients, lr, 1) if epochs > 1 else None
-        ),
-        "Your clients take a single gradient step.",
-        "each client repeats the step local_epochs times before the server averages.",
-    ),
-    Mistake(
-        lambda theta, clients, lr, epochs: theta - _round(theta, clients, lr, epochs),
-        "Your new model moves the wrong way.",
-        "add the weighted average of the updates (theta_k - theta) to theta.",
-    ),
+    Mistake(lambda theta, clients, lr, epochs: _round(theta, clients, lr, epochs),
+            "You return the averaged update, not the new model.",
+            "the server adds the weighted average of the updates to the global theta."),
+    Mistake(lambda theta, clients, lr, epochs: AnyOf(
+                *(v + _round(theta, clients, lr, epochs, weights="1/K") for v in (theta, 0))
+            ),
+            "You average the clients without weights.",
+            "weight client k by n_k / n (its share of the examples), as in weighted aggregation."),
+    Mistake(lambda theta, clients, lr, epochs: AnyOf(
+                *(theta + _round(theta, clients, lr, epochs, weights=w) for w in ("1", "n_k"))
+            ),
+            "Your weights do not sum to one.",
+            "divide each client's n_k by the total n before weighting."),
+    Mistake(lambda theta, clients, lr, epochs: AnyOf(
+                *(v + _round(theta, clients, lr, epochs, start=0 * theta) for v in (0, theta))
+            ),
+            "Your clients do not start from the global model.",
+            "every client must begin local training at the theta the server broadcast, "
+            "not at zeros."),
+    Mistake(lambda theta, clients, lr, epochs: (
+                theta + _round(theta, clients, lr, 1) if epochs > 1 else None
+            ),
+            "Your clients take a single gradient step.",
+            "each client repeats the step local_epochs times before the server averages."),
+    Mistake(lambda theta, clients, lr, epochs: theta - _round(theta, clients, lr, epochs),
+            "Your new model moves the wrong way.",
+            "add the weighted average of the updates (theta_k - theta) to theta."),
 )
 
 

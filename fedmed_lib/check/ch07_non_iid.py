@@ -46,43 +46,29 @@ def _cases(seed: int = 7) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
 
 _GRAD_MISTAKES = (
-    Symptom(
-        lambda got, g, prox, mu, n: got.shape != g.shape,
-        lambda got, g, prox, mu, n: f"the gradient has shape {got.shape}; it must have the "
-        "shape of theta.",
-        "the gradient has one entry per parameter.",
-    ),
-    Mistake(
-        lambda g, prox, mu, n: g,
-        "this is the plain logistic gradient: the proximal term is missing.",
-        "differentiate mu/2 ||theta - theta_global||^2 and add it.",
-    ),
-    Mistake(
-        lambda g, prox, mu, n: g - mu * prox,
-        "the proximal term has the wrong sign: it pushes theta away from the global model.",
-        "the derivative of mu/2 ||theta - theta_global||^2 with respect to theta "
-        "points from theta_global towards theta.",
-    ),
-    Mistake(
-        lambda g, prox, mu, n: g + prox,
-        "the proximal term is there but does not depend on mu.",
-        "multiply (theta - theta_global) by mu.",
-    ),
-    Mistake(
-        lambda g, prox, mu, n: g + 0.5 * mu * prox,
-        "the proximal term is half as large as it should be.",
-        "the 1/2 in mu/2 ||.||^2 cancels against the 2 of the square's derivative.",
-    ),
-    Mistake(
-        lambda g, prox, mu, n: g * n + mu * prox,
-        "the proximal part is right but the loss gradient is N times too large.",
-        "the loss is the MEAN cross-entropy: divide the sum over examples by N.",
-    ),
-    Mistake(
-        lambda g, prox, mu, n: AnyOf(-g + mu * prox, -(g + mu * prox)),
-        "the loss part of the gradient has the wrong sign.",
-        "the logistic gradient is X^T (sigmoid(X theta) - y) / N.",
-    ),
+    Symptom(lambda got, g, prox, mu, n: got.shape != g.shape,
+            lambda got, g, prox, mu, n: f"the gradient has shape {got.shape}; it must have the "
+            "shape of theta.",
+            "the gradient has one entry per parameter."),
+    Mistake(lambda g, prox, mu, n: g,
+            "this is the plain logistic gradient: the proximal term is missing.",
+            "differentiate mu/2 ||theta - theta_global||^2 and add it."),
+    Mistake(lambda g, prox, mu, n: g - mu * prox,
+            "the proximal term has the wrong sign: it pushes theta away from the global model.",
+            "the derivative of mu/2 ||theta - theta_global||^2 with respect to theta "
+            "points from theta_global towards theta."),
+    Mistake(lambda g, prox, mu, n: g + prox,
+            "the proximal term is there but does not depend on mu.",
+            "multiply (theta - theta_global) by mu."),
+    Mistake(lambda g, prox, mu, n: g + 0.5 * mu * prox,
+            "the proximal term is half as large as it should be.",
+            "the 1/2 in mu/2 ||.||^2 cancels against the 2 of the square's derivative."),
+    Mistake(lambda g, prox, mu, n: g * n + mu * prox,
+            "the proximal part is right but the loss gradient is N times too large.",
+            "the loss is the MEAN cross-entropy: divide the sum over examples by N."),
+    Mistake(lambda g, prox, mu, n: AnyOf(-g + mu * prox, -(g + mu * prox)),
+            "the loss part of the gradient has the wrong sign.",
+            "the logistic gradient is X^T (sigmoid(X theta) - y) / N."),
 )
 
 
@@ -150,29 +136,21 @@ def _local(case: tuple[Any, ...], anchor: str = "global") -> np.ndarray:
 
 
 _LOCAL_MISTAKES = (
-    Symptom(
-        lambda got, *case: got.shape != case[0].shape,
-        lambda got, *case: f"the result has shape {got.shape}; it must have the shape of "
-        "theta_global.",
-        "return the local model, not a list of iterates.",
-    ),
-    Mistake(
-        lambda *case: _local(case, "previous"),
-        "your proximal term pulls towards the previous local iterate.",
-        "the anchor is the global model received at the start of the round; it "
-        "stays fixed during all local steps.",
-    ),
-    Mistake(
-        lambda *case: _local(case, "none"),
-        "this is plain local gradient descent (FedAvg): the proximal term is missing.",
-        "add mu (theta - theta_global) to every local gradient (if you anchored "
-        "it at the current theta, the term is always zero).",
-    ),
-    Mistake(
-        lambda *case: _local(case, "negative"),
-        "the proximal term has the wrong sign.",
-        "it must pull theta back towards theta_global.",
-    ),
+    Symptom(lambda got, *case: got.shape != case[0].shape,
+            lambda got, *case: f"the result has shape {got.shape}; it must have the shape of "
+            "theta_global.",
+            "return the local model, not a list of iterates."),
+    Mistake(lambda *case: _local(case, "previous"),
+            "your proximal term pulls towards the previous local iterate.",
+            "the anchor is the global model received at the start of the round; it "
+            "stays fixed during all local steps."),
+    Mistake(lambda *case: _local(case, "none"),
+            "this is plain local gradient descent (FedAvg): the proximal term is missing.",
+            "add mu (theta - theta_global) to every local gradient (if you anchored "
+            "it at the current theta, the term is always zero)."),
+    Mistake(lambda *case: _local(case, "negative"),
+            "the proximal term has the wrong sign.",
+            "it must pull theta back towards theta_global."),
 )
 
 

@@ -27,44 +27,30 @@ _CASES: tuple[tuple[tuple[float, ...], tuple[int, ...]], ...] = (
 )
 
 _MISTAKES = (
-    Mistake(
-        lambda loss, n: np.mean(loss),
-        "Your result is the plain average of the sites' losses, so a hospital with 25 "
-        "patients counts as much as one with 300.",
-        "weight each site's loss by its number of validation examples n_k.",
-    ),
-    Mistake(
-        lambda loss, n: n @ loss,
-        "Your result is the weighted *sum* n_k * L_k, which grows with the number of "
-        "patients.",
-        "divide by the total number of examples, sum_k n_k.",
-    ),
-    Mistake(
-        lambda loss, n: n @ loss / len(n),
-        "Your result divides the weighted sum by the number of sites.",
-        "the weights n_k / n must add up to 1: divide by sum_k n_k, not by K.",
-    ),
-    Mistake(
-        lambda loss, n: (loss / n).sum() / (1 / n).sum(),
-        "Your weights favour the *small* sites (you weight by 1 / n_k).",
-        "a site with more examples should count more: weight by n_k.",
-    ),
-    Mistake(
-        lambda loss, n: np.sum(loss),
-        "Your result adds up the sites' losses without any weights.",
-        "the federated loss is an average, weighted by n_k / sum_k n_k.",
-    ),
-    Mistake(
-        lambda loss, n: np.median(loss),
-        "Your result is the median of the sites' losses.",
-        "the loss over all patients is the n_k-weighted mean of the sites' losses.",
-    ),
-    Symptom(
-        lambda got, loss, n: not loss.min() - 1e-12 <= got <= loss.max() + 1e-12,
-        "Your result lies outside the range of the sites' losses, which no "
-        "weighted average can do.",
-        "use weights n_k / sum_k n_k, which are positive and add up to 1.",
-    ),
+    Mistake(lambda loss, n: np.mean(loss),
+            "Your result is the plain average of the sites' losses, so a hospital with 25 "
+            "patients counts as much as one with 300.",
+            "weight each site's loss by its number of validation examples n_k."),
+    Mistake(lambda loss, n: n @ loss,
+            "Your result is the weighted *sum* n_k * L_k, which grows with the number of "
+            "patients.",
+            "divide by the total number of examples, sum_k n_k."),
+    Mistake(lambda loss, n: n @ loss / len(n),
+            "Your result divides the weighted sum by the number of sites.",
+            "the weights n_k / n must add up to 1: divide by sum_k n_k, not by K."),
+    Mistake(lambda loss, n: (loss / n).sum() / (1 / n).sum(),
+            "Your weights favour the *small* sites (you weight by 1 / n_k).",
+            "a site with more examples should count more: weight by n_k."),
+    Mistake(lambda loss, n: np.sum(loss),
+            "Your result adds up the sites' losses without any weights.",
+            "the federated loss is an average, weighted by n_k / sum_k n_k."),
+    Mistake(lambda loss, n: np.median(loss),
+            "Your result is the median of the sites' losses.",
+            "the loss over all patients is the n_k-weighted mean of the sites' losses."),
+    Symptom(lambda got, loss, n: not loss.min() - 1e-12 <= got <= loss.max() + 1e-12,
+            "Your result lies outside the range of the sites' losses, which no "
+            "weighted average can do.",
+            "use weights n_k / sum_k n_k, which are positive and add up to 1."),
 )
 
 
