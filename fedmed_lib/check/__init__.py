@@ -4,7 +4,10 @@ Each chapter's module (``fedmed_lib.check.chNN_slug``) holds checks that run a
 learner's function on small test cases, compare with the reference, and explain
 what is wrong with a hint, never printing the expected answer. They return a
 :class:`Feedback`, which notebooks display. Introduced in the exercises of every
-chapter; the instructor guide explains how they work.
+chapter; the instructor guide explains how they work. Each chapter's checks are
+short tables of typical mistakes, ``(wrong variant, what is wrong, hint)``, on the
+core in ``fedmed_lib.check._core`` (call the learner's function safely, compare
+with tolerance, diagnose an answer against a table).
 """
 
 from __future__ import annotations

@@ -33,6 +33,8 @@ from fedmed_lib.check import Feedback, wrong
 F = TypeVar("F", bound=Callable[..., Feedback])
 
 STUB_HINT = "replace `raise NotImplementedError` with your code."
+_INPLACE = ("Your function changed its inputs in place.",
+            "work on copies (x.copy(), np.zeros_like) and return new arrays.")
 
 
 class Wrong(Exception):  # noqa: N818 - it is a verdict, not an error of the library
@@ -156,19 +158,11 @@ def call(
             raise Wrong(*known) from err
         raise Wrong(f"Your function raised {type(err).__name__}: {err}{where}.", hint) from err
     if not _same(given, (args, kwargs)):
-        raise Wrong(
-            *(
-                inplace
-                or (
-                    "Your function changed its inputs in place.",
-                    "work on copies (x.copy(), np.zeros_like) and return new arrays.",
-                )
-            )
-        )
+        raise Wrong(*(inplace or _INPLACE))
     return out
 
 
-def as_array(value: Any, hint: str, *, shape: tuple[int, ...] | None = None) -> np.ndarray:
+def as_array(value: Any, hint: str) -> np.ndarray:
     """Convert what the learner returned to a float array, or explain why it is not one.
 
     Parameters
@@ -176,9 +170,7 @@ def as_array(value: Any, hint: str, *, shape: tuple[int, ...] | None = None) -> 
     value
         The learner's answer.
     hint
-        The hint when ``value`` is not an array of numbers or has the wrong shape.
-    shape
-        The expected shape, if any.
+        The hint when ``value`` is not an array of numbers.
 
     Returns
     -------
@@ -188,16 +180,13 @@ def as_array(value: Any, hint: str, *, shape: tuple[int, ...] | None = None) -> 
     Raises
     ------
     Wrong
-        If ``value`` is not numeric or (with ``shape``) has another shape.
+        If ``value`` is not numeric.
     """
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise Wrong(
-            f"Your function returned {type(value).__name__}, not an array of numbers.", hint
-        ) from err
-    if shape is not None and arr.shape != shape:
-        raise Wrong(f"Your result has shape {arr.shape}, not {shape}.", hint)
+        what = f"Your function returned {type(value).__name__}, not an array of numbers."
+        raise Wrong(what, hint) from err
     return arr
 
 
