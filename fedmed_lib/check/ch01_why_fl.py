@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from fedmed_lib.check import Feedback, correct, wrong
-from fedmed_lib.check._core import Mistake, Symptom, as_number, call, diagnose, selfcheck
+from fedmed_lib.check._core import Mistake, Symptom, as_number, call, diagnose, selfcheck, spot
 
 FIVE_STEPS: dict[str, str] = {
     "A": "The hospitals upload their model updates to the server.",
@@ -37,6 +37,25 @@ _ROLE = {"A": "upload", "B": "broadcast", "C": "repeat", "D": "train", "E": "agg
 _ORDER = ("broadcast", "train", "upload", "aggregate", "repeat")
 
 
+_ORDER_MISTAKES = (
+    Symptom(lambda roles: roles[0] != "broadcast",
+            "The first step is not the one that starts a round.",
+            "nothing can be trained, uploaded or averaged before the hospitals have a model: "
+            "where does their first model come from?"),
+    Symptom(lambda roles: roles[-1] != "repeat",
+            "The last step is not the one that closes the loop.",
+            "'repeat' sends the new global model back out, so it can only come after the "
+            "server has a new model."),
+    Symptom(lambda roles: roles.index("aggregate") < roles.index("upload"),
+            "The server aggregates before it has received anything.",
+            "the server can only average updates that the hospitals have already sent."),
+    Symptom(lambda roles: roles.index("upload") < roles.index("train"),
+            "The hospitals upload before they have trained.",
+            "an update is the result of local training: what would they send before it?"),
+)
+
+
+@selfcheck
 def check_five_steps(order: Sequence[str] | str) -> Feedback:
     """Check the order of the five steps of a federated round.
 
@@ -78,31 +97,9 @@ def check_five_steps(order: Sequence[str] | str) -> Feedback:
             "a round has exactly five steps: use each letter once.",
         )
     roles = [_ROLE[c] for c in letters]
-    pos = {r: i for i, r in enumerate(roles)}
     if roles == list(_ORDER):
         return correct("Right: broadcast, local training, upload, aggregation, repeat.")
-    if roles[0] != "broadcast":
-        return wrong(
-            "The first step is not the one that starts a round.",
-            "nothing can be trained, uploaded or averaged before the hospitals have a model: "
-            "where does their first model come from?",
-        )
-    if roles[-1] != "repeat":
-        return wrong(
-            "The last step is not the one that closes the loop.",
-            "'repeat' sends the new global model back out, so it can only come after the "
-            "server has a new model.",
-        )
-    if pos["aggregate"] < pos["upload"]:
-        return wrong(
-            "The server aggregates before it has received anything.",
-            "the server can only average updates that the hospitals have already sent.",
-        )
-    if pos["upload"] < pos["train"]:
-        return wrong(
-            "The hospitals upload before they have trained.",
-            "an update is the result of local training: what would they send before it?",
-        )
+    spot(roles, _ORDER_MISTAKES)
     return wrong(
         "The steps are not in the order of a round.",
         "follow one model: it goes out, is trained where the data are, comes back, is combined.",
