@@ -12,12 +12,23 @@ the union counted twice, the matrix transposed) and never prints the expected va
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from fedmed_lib.check import Feedback, correct, wrong
+from fedmed_lib.check import Feedback, correct
+from fedmed_lib.check._core import (
+    Mistake,
+    Symptom,
+    Wrong,
+    as_array,
+    call,
+    close,
+    diagnose,
+    selfcheck,
+)
 
 TanimotoFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 Array = NDArray[np.float64]
@@ -37,42 +48,35 @@ def _tanimoto(A: Array, B: Array) -> Array:
     return _safe(c, a + b - c)
 
 
-_MISTAKES: dict[str, tuple[Callable[[Array, Array], Array], str, str]] = {
-    "dice": (
+_MISTAKES: dict[str, Mistake] = {
+    "dice": Mistake(
         lambda A, B: _safe(2 * _counts(A, B)[0], _counts(A, B)[1] + _counts(A, B)[2]),
         "Your similarity is the Dice coefficient 2|a AND b| / (|a| + |b|).",
-        "Tanimoto divides by the size of the union, |a| + |b| - |a AND b|.",
-    ),
-    "cosine": (
+        "Tanimoto divides by the size of the union, |a| + |b| - |a AND b|."),
+    "cosine": Mistake(
         lambda A, B: _safe(_counts(A, B)[0], np.sqrt(_counts(A, B)[1] * _counts(A, B)[2])),
         "Your similarity is the cosine |a AND b| / sqrt(|a| |b|).",
-        "Tanimoto divides by the number of bits set in either vector (the union).",
-    ),
-    "union_twice": (
+        "Tanimoto divides by the number of bits set in either vector (the union)."),
+    "union_twice": Mistake(
         lambda A, B: _safe(_counts(A, B)[0], _counts(A, B)[1] + _counts(A, B)[2]),
         "You divide by |a| + |b|, which counts the shared bits twice.",
-        "the union is |a| + |b| - |a AND b|.",
-    ),
-    "distance": (
+        "the union is |a| + |b| - |a AND b|."),
+    "distance": Mistake(
         lambda A, B: 1.0 - _tanimoto(A, B),
         "Your values are 1 minus the similarity: the Tanimoto *distance*.",
-        "identical fingerprints should give 1, fingerprints with no common bit 0.",
-    ),
-    "overlap": (
+        "identical fingerprints should give 1, fingerprints with no common bit 0."),
+    "overlap": Mistake(
         lambda A, B: _safe(_counts(A, B)[0], np.minimum(_counts(A, B)[1], _counts(A, B)[2])),
         "You divide by the smaller of |a| and |b| (the overlap coefficient).",
-        "divide by the union |a| + |b| - |a AND b|.",
-    ),
-    "fraction_of_bits": (
+        "divide by the union |a| + |b| - |a AND b|."),
+    "fraction_of_bits": Mistake(
         lambda A, B: _counts(A, B)[0] / A.shape[1],
         "You divide the shared bits by the length of the fingerprint.",
-        "bits that are off in both vectors do not count: divide by the union.",
-    ),
-    "max_union": (
+        "bits that are off in both vectors do not count: divide by the union."),
+    "max_union": Mistake(
         lambda A, B: _safe(_counts(A, B)[0], np.maximum(_counts(A, B)[1], _counts(A, B)[2])),
         "You divide by the larger of |a| and |b|.",
-        "the union is |a| + |b| - |a AND b|, at least as large as either.",
-    ),
+        "the union is |a| + |b| - |a AND b|, at least as large as either."),
 }
 
 _HAND_A = np.array(
@@ -91,6 +95,22 @@ def _cases() -> list[tuple[Array, Array]]:
     return [(_HAND_A[:1], _HAND_B[:2]), (_HAND_A, _HAND_B), (big_a, big_b)]
 
 
+def _masked(variant: Callable[[Array, Array], Array], A: Array, B: Array, keep: Array) -> Array:
+    """Return what ``variant`` gives on the pairs that are not both empty."""
+    return variant(A, B)[keep]
+
+
+# The mistakes, compared on the pairs that are not both empty (0 / 0 is a separate slip).
+_MASKED: tuple[Mistake | Symptom, ...] = (
+    *(Mistake(functools.partial(_masked, row.variant), row.message, row.hint)
+      for row in _MISTAKES.values()),
+    Symptom(lambda got, A, B, keep: (got < -1e-12).any() or (got > 1 + 1e-12).any(),
+            "Some of your similarities lie outside [0, 1].",
+            "shared bits can never outnumber the bits of the union."),
+)
+
+
+@selfcheck
 def check_tanimoto(fn: TanimotoFn) -> Feedback:
     """Check a learner's Tanimoto similarity of two sets of bit vectors.
 
@@ -107,54 +127,36 @@ def check_tanimoto(fn: TanimotoFn) -> Feedback:
     Feedback
         Passed, or what is wrong with a hint (never the expected numbers).
     """
+    hint = ("take two 2-D 0/1 arrays A (m, d) and B (n, d) and return an (m, n) array; "
+            "mind the division by zero for two empty fingerprints.")
+    empty_hint = "RDKit's convention is similarity 0 when neither vector has a bit set."
     for A, B in _cases():
         expected = _tanimoto(A, B)
-        try:
-            out = np.asarray(fn(A.copy(), B.copy()), dtype=np.float64)
-        except Exception as err:  # report any error of the learner's code
-            return wrong(
-                f"Your function raised {type(err).__name__}: {err}.",
-                "take two 2-D 0/1 arrays A (m, d) and B (n, d) and return an (m, n) array; "
-                "mind the division by zero for two empty fingerprints.",
-            )
+        out = as_array(call(fn, A, B, hint=hint, check_inplace=False), hint)
         m, n = expected.shape
         if out.shape == (n, m) and m != n:
-            return wrong(
+            raise Wrong(
                 f"Your result has shape {out.shape}: rows are B's fingerprints.",
                 "row i should belong to A[i] and column j to B[j]: S has shape (len(A), len(B)).",
             )
         if out.shape != expected.shape:
-            return wrong(
+            raise Wrong(
                 f"Your result has shape {out.shape}, not (len(A), len(B)).",
                 "compare every row of A with every row of B, e.g. with the matrix product A @ B.T.",
             )
         empty = (A.sum(axis=1)[:, None] == 0) & (B.sum(axis=1)[None, :] == 0)
         if not np.isfinite(out).all():
             if (~np.isfinite(out) & ~empty).any():
-                return wrong("Your result contains NaN or Inf.", "check your denominators.")
-            return wrong(
-                "Two empty fingerprints give NaN (0 / 0) in your result.",
-                "RDKit's convention is similarity 0 when neither vector has a bit set.",
-            )
-        if np.allclose(out, expected, rtol=1e-9, atol=1e-12):
+                raise Wrong("Your result contains NaN or Inf.", "check your denominators.")
+            raise Wrong("Two empty fingerprints give NaN (0 / 0) in your result.", empty_hint)
+        if close(out, expected, rtol=1e-9, atol=1e-12):
             continue
-        if np.allclose(out[~empty], expected[~empty], rtol=1e-9, atol=1e-12):
-            return wrong(
-                "Your similarity is right except for two empty fingerprints.",
-                "RDKit's convention is similarity 0 when neither vector has a bit set.",
-            )
-        for compute, message, hint in _MISTAKES.values():
-            if np.allclose(out[~empty], compute(A, B)[~empty], rtol=1e-9, atol=1e-12):
-                return wrong(message, hint)
-        if (out < -1e-12).any() or (out > 1 + 1e-12).any():
-            return wrong(
-                "Some of your similarities lie outside [0, 1].",
-                "shared bits can never outnumber the bits of the union.",
-            )
-        return wrong(
-            "Your similarities are not the Tanimoto similarities of these fingerprints.",
-            "count the bits set in both (a AND b) and in either (a OR b) and divide.",
-        )
+        diagnose(out[~empty], expected[~empty], _MASKED, (A, B, ~empty), rtol=1e-9, atol=1e-12,
+                 generic=("Your similarities are not the Tanimoto similarities of these "
+                          "fingerprints.",
+                          "count the bits set in both (a AND b) and in either (a OR b) and "
+                          "divide."))
+        raise Wrong("Your similarity is right except for two empty fingerprints.", empty_hint)
     return correct(
         "Your Tanimoto similarity is right on hand-made and random fingerprints, including "
         "identical, disjoint and empty ones, and has the shape (len(A), len(B))."
