@@ -55,27 +55,23 @@ _COUNT_MISTAKES: dict[str, Mistake] = {
                          _reference_counts(t, e, g)[1]),
         "Your numbers at risk leave out the censored patients.",
         "a patient censored at time c was alive and followed until c: count them at risk at "
-        "every grid time s <= c.",
-    ),
+        "every grid time s <= c."),
     "censored_never_leave": Mistake(
         lambda t, e, g: (len(t) - np.array([((t < s) & (e == 1)).sum() for s in g], float),
                          _reference_counts(t, e, g)[1]),
         "Your numbers at risk only drop when a patient dies: censored patients stay at risk "
         "forever.",
-        "after its censoring time a patient is no longer followed; at risk means time >= s.",
-    ),
+        "after its censoring time a patient is no longer followed; at risk means time >= s."),
     "strict_risk_set": Mistake(
         lambda t, e, g: ((t[None, :] > g[:, None]).sum(1).astype(float),
                          _reference_counts(t, e, g)[1]),
         "Your risk set at time s leaves out the patients whose time is exactly s.",
-        "those who die at s were alive just before s: at risk means time >= s, not time > s.",
-    ),
+        "those who die at s were alive just before s: at risk means time >= s, not time > s."),
     "censored_as_events": Mistake(
         lambda t, e, g: (_reference_counts(t, e, g)[0],
                          (t[None, :] == g[:, None]).sum(1).astype(float)),
         "Your event counts include patients censored at that time.",
-        "count only the patients with event == 1 at each grid time.",
-    ),
+        "count only the patients with event == 1 at each grid time."),
 }
 
 
@@ -88,38 +84,32 @@ _SERVER_MISTAKES: dict[str, Mistake] = {
         lambda c: np.mean([_site_curve(a, e) for a, e in c], axis=0),
         "Your curve is the average of the hospitals' own Kaplan-Meier curves.",
         "the hospitals' curves cannot be averaged (the patients at risk change differently at "
-        "each hospital): add up the counts first, then compute one curve.",
-    ),
+        "each hospital): add up the counts first, then compute one curve."),
     "weighted_mean_of_curves": Mistake(
         lambda c: np.average([_site_curve(a, e) for a, e in c], axis=0,
                              weights=[a[0] for a, _ in c]),
         "Your curve is a size-weighted average of the hospitals' own curves.",
         "weights fixed at the start ignore who is still at risk later: add up the counts "
-        "at each time, then compute one curve.",
-    ),
+        "at each time, then compute one curve."),
     "product_of_curves": Mistake(
         lambda c: np.prod([_site_curve(a, e) for a, e in c], axis=0),
         "Your curve multiplies the hospitals' curves, as if a patient had to survive at "
         "every hospital.",
-        "add up the numbers at risk and of deaths over hospitals, then compute one curve.",
-    ),
+        "add up the numbers at risk and of deaths over hospitals, then compute one curve."),
     "nelson_aalen": Mistake(
         lambda c: np.exp(-np.cumsum(_ratio(c))),
         "Your curve is exp(-cumulative hazard) (the Nelson-Aalen / Breslow estimate), "
         "close to but not the Kaplan-Meier curve.",
-        "multiply the factors (1 - e_j / a_j) instead.",
-    ),
+        "multiply the factors (1 - e_j / a_j) instead."),
     "one_minus_cumsum": Mistake(
         lambda c: 1.0 - np.cumsum(_ratio(c)),
         "Your curve subtracts the hazards e_j / a_j from 1 instead of multiplying survival "
         "factors.",
-        "S(s_j) = S(s_{j-1}) * (1 - e_j / a_j).",
-    ),
+        "S(s_j) = S(s_{j-1}) * (1 - e_j / a_j)."),
     "not_cumulative": Mistake(
         lambda c: 1.0 - _ratio(c),
         "Your curve gives, at each time, the probability of surviving that time only.",
-        "survival to time s is the product of the factors (1 - e_j / a_j) of all s_j <= s.",
-    ),
+        "survival to time s is the product of the factors (1 - e_j / a_j) of all s_j <= s."),
 }
 
 
