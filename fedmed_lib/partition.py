@@ -6,6 +6,9 @@ proportions drawn from ``Dir(alpha)``), quantity skew (client sizes drawn from a
 Dirichlet) and feature shift. Natural partitions (real hospitals) come from
 :func:`fedmed_lib.data.load_heart_disease`. Every function returns a list of
 index arrays, one per client, that together cover each example exactly once.
+For the cross-device setting, :func:`sample_devices` simulates many small devices by
+resampling, and :func:`pad_clients` stacks client data sets into padded arrays with a
+mask (the layout of :class:`fedmed_lib.vectorized.VectorizedFedAvg`).
 Counts (``n``, ``num_clients``, ``min_size``, ...) are integers, seeds non-negative
 integers, and labels a 1-D array of finite real numbers. Introduced in
 :ref:`ch-fedavg` and :ref:`ch-non-iid`.
@@ -14,20 +17,25 @@ integers, and labels a 1-D array of finite real numbers. Introduced in
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fedmed_lib._validate import (
     InputTypeError,
+    _describe,
+    check_binary_labels,
     check_int,
     check_nonnegative,
     check_positive,
     check_positive_int,
     check_real_array,
     check_seed,
+    check_xy,
     client_label,
 )
+from fedmed_lib.types import Array
 
 Indices = list[NDArray[np.int64]]
 
@@ -271,3 +279,124 @@ def label_counts(y: np.ndarray, parts: Indices, num_classes: int | None = None) 
             raise ValueError(f"num_classes={c} but y holds the label {top - 1}")
     yi = labels.astype(np.int64)
     return np.stack([np.bincount(yi[idx], minlength=c) for idx in checked])
+
+
+# --- many clients: padded stacks and resampled devices (for the vectorised simulator) ---
+
+
+@dataclass(frozen=True)
+class PaddedClients:
+    """Client data sets stacked into padded arrays (see :func:`pad_clients`, :ref:`ch-scaling`).
+
+    Attributes
+    ----------
+    X
+        Features, shape ``(num_clients, max_n, d)``; rows past a client's size are 0.
+    y
+        Labels in {0, 1}, shape ``(num_clients, max_n)``.
+    mask
+        1 for a real example, 0 for padding, shape ``(num_clients, max_n)``.
+    sizes
+        ``num_examples`` of each client, shape ``(num_clients,)``.
+    """
+
+    X: Array
+    y: Array
+    mask: Array
+    sizes: NDArray[np.int64]
+
+    @property
+    def num_clients(self) -> int:
+        """Number of clients ``K``."""
+        return int(self.X.shape[0])
+
+
+def pad_clients(
+    X_clients: Sequence[np.ndarray], y_clients: Sequence[np.ndarray]
+) -> PaddedClients:
+    """Validate client data sets and stack them into zero-padded arrays with a mask.
+
+    Introduced in :ref:`ch-scaling`.
+
+    Parameters
+    ----------
+    X_clients
+        One ``(n_k, d)`` feature matrix per client (no intercept column).
+    y_clients
+        One vector of ``n_k`` binary labels per client.
+
+    Raises
+    ------
+    ValueError
+        If there are no clients, the two lists differ in length, or a client's data
+        is empty, not 2-D, ragged (a different ``d``), non-finite or has labels
+        outside {0, 1}; the message names the client.
+    """
+    for name, value in (("X_clients", X_clients), ("y_clients", y_clients)):
+        if value is None or isinstance(value, str | bytes | np.ndarray) or not isinstance(
+            value, Sequence
+        ):
+            raise InputTypeError(
+                f"{name} must be a list with one array per client, got {_describe(value)}"
+            )
+    if len(X_clients) == 0:
+        raise ValueError("no clients: the list of client data sets is empty")
+    if len(X_clients) != len(y_clients):
+        raise ValueError(
+            f"got {len(X_clients)} feature matrices but {len(y_clients)} label vectors"
+        )
+    checked: list[tuple[Array, Array]] = []
+    for k, (Xk, yk) in enumerate(zip(X_clients, y_clients, strict=True)):
+        Xk, yk = check_xy(Xk, yk, client=k)
+        check_binary_labels(yk, client=k)
+        if checked and Xk.shape[1] != checked[0][0].shape[1]:
+            raise ValueError(
+                f"{client_label(k)}: X has {Xk.shape[1]} columns, "
+                f"client 0 has {checked[0][0].shape[1]} (ragged feature dimension)"
+            )
+        checked.append((Xk, yk))
+    sizes = np.array([Xk.shape[0] for Xk, _ in checked], dtype=np.int64)
+    K, max_n, d = len(checked), int(sizes.max()), checked[0][0].shape[1]
+    X = np.zeros((K, max_n, d))
+    y = np.zeros((K, max_n))
+    mask = np.zeros((K, max_n))
+    for k, (Xk, yk) in enumerate(checked):
+        X[k, : sizes[k]] = Xk
+        y[k, : sizes[k]] = yk
+        mask[k, : sizes[k]] = 1.0
+    return PaddedClients(X, y, mask, sizes)
+
+
+def sample_devices(
+    X: np.ndarray,
+    y: np.ndarray,
+    num_clients: int,
+    *,
+    min_size: int,
+    max_size: int,
+    noise: float = 0.0,
+    seed: int = 0,
+) -> tuple[list[Array], list[Array]]:
+    """Simulate many small devices by resampling a data set with replacement.
+
+    Device ``k`` draws ``n_k ~ Uniform{min_size..max_size}`` examples with
+    replacement from ``(X, y)`` and adds Gaussian jitter of standard deviation
+    ``noise`` to the features (data augmentation, so that devices are not exact
+    copies). This is how the cross-device setting of :ref:`ch-scaling` gets 1,000
+    and 10,000 clients out of 455 patients: the devices are *not* independent
+    patients.
+    """
+    X, y = check_xy(X, y)
+    num_clients = check_positive_int(num_clients, name="num_clients")
+    min_size = check_positive_int(min_size, name="min_size")
+    max_size = check_positive_int(max_size, name="max_size")
+    if not min_size <= max_size:
+        raise ValueError(f"need 1 <= min_size <= max_size, got {min_size}, {max_size}")
+    noise = check_nonnegative(noise, name="noise")
+    rng = np.random.default_rng(check_seed(seed))
+    sizes = rng.integers(min_size, max_size + 1, size=num_clients)
+    idx = rng.integers(0, X.shape[0], size=int(sizes.sum()))
+    jitter = noise * rng.standard_normal((idx.size, X.shape[1]))
+    Xs, ys = X[idx] + jitter, y[idx]
+    cuts = np.cumsum(sizes)[:-1]
+    return list(np.split(Xs, cuts)), list(np.split(ys, cuts))

@@ -49,6 +49,7 @@ __all__ = [
     "run_simulation",
     "sampler_rng",
     "server_rng",
+    "update_nbytes",
 ]
 
 
@@ -249,6 +250,35 @@ class History:
         for k, v in values.items():
             self.metrics.setdefault(k, []).append(float(v))
 
+    def record_round(
+        self,
+        clients: Sequence[int],
+        results: Sequence[FitResult] | None,
+        metrics: Metrics,
+        params: Sequence[np.ndarray] | None = None,
+        *,
+        bytes_up: int | None = None,
+    ) -> None:
+        """Record one round of training: who trained, the bytes they sent, the rule's metrics.
+
+        Every simulator fills its History through this method, so that the bytes
+        uploaded are counted in one place: the sum of the ``nbytes`` of every array
+        of every client's update (float64 in this book). A simulator that never
+        builds the updates (:class:`fedmed_lib.vectorized.VectorizedFedAvg`) passes
+        ``results=None`` and ``bytes_up``, computed with :func:`update_nbytes`.
+        ``params``, if given, are the global parameters after the round (kept in
+        :attr:`params_per_round`). Introduced in :ref:`ch-fedavg`.
+        """
+        if results is not None:
+            bytes_up = sum(update_nbytes(r.params) for r in results)
+        if bytes_up is None:
+            raise ValueError("record_round needs the clients' results or bytes_up")
+        self.clients_per_round.append(list(clients))
+        self.bytes_up.append(int(bytes_up))
+        self.fit_metrics.append(dict(metrics))
+        if params is not None:
+            self.params_per_round.append([np.array(p, copy=True) for p in params])
+
     def rounds_to_reach(
         self, name: str, target: float, *, higher_is_better: bool = True
     ) -> int | None:
@@ -302,8 +332,13 @@ def _fit_result(cid: int, reply: object) -> FitResult:
     return FitResult(cid, reply[0], reply[1])
 
 
-def _nbytes(result: FitResult) -> int:
-    return sum(int(np.asarray(a).nbytes) for a in result.params)
+def update_nbytes(params: Sequence[np.ndarray], num_clients: int = 1) -> int:
+    """Bytes that ``num_clients`` clients upload when each sends arrays shaped like ``params``.
+
+    The sum of ``nbytes`` over the arrays (8 bytes per float64 number), times
+    ``num_clients``. Introduced in :ref:`ch-fedavg`.
+    """
+    return num_clients * sum(int(np.asarray(a).nbytes) for a in params)
 
 
 def run_simulation(
@@ -399,11 +434,7 @@ def run_simulation(
             reply = client_fn(cid, [p.copy() for p in params], server_round, rngs[cid])
             results.append(_fit_result(cid, reply))
         params, metrics = checked_aggregate_fit(strategy, server_round, results, params)
-        history.fit_metrics.append(metrics)
-        history.clients_per_round.append(list(chosen))
-        history.bytes_up.append(sum(_nbytes(r) for r in results))
-        if keep_params:
-            history.params_per_round.append([p.copy() for p in params])
+        history.record_round(chosen, results, metrics, params if keep_params else None)
         if eval_fn is not None and (server_round % every == 0 or server_round == n_rounds):
             history.add_metrics(server_round, eval_fn([p.copy() for p in params]))
             if stop_fn is not None and stop_fn(history):

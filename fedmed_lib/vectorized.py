@@ -9,16 +9,19 @@ batched matrix product (:func:`tf.einsum`). The whole run, all rounds, is a sing
 :func:`tf.function`, so Python and Keras pay their per-call overhead once instead of
 once per client per round. Introduced in :ref:`ch-scaling`.
 
-The per-client Keras loop that the chapter starts from, :func:`keras_fedavg`, is kept
-here as the reference: from the same seed both produce the same global model,
-because both follow the minibatch orders of :func:`minibatch_orders` and compute
-in float64.
+The simulator fills the same :class:`~fedmed_lib.simulation.History` as
+:func:`~fedmed_lib.simulation.run_simulation`, through ``History.record_round``. Its
+reference is the round loop itself: a client that follows the minibatch orders of
+:func:`minibatch_orders` and computes in float64 (with numpy or with Keras's
+``model.fit``), run by :func:`~fedmed_lib.simulation.run_simulation`, gives the same
+global model (``tests/test_vectorized.py``). The data layout
+(:func:`~fedmed_lib.partition.pad_clients`) and the simulated devices
+(:func:`~fedmed_lib.partition.sample_devices`) live in :mod:`fedmed_lib.partition`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,107 +31,19 @@ from numpy.typing import NDArray
 from fedmed_lib._validate import (
     InputTypeError,
     _describe,
-    check_binary_labels,
     check_callable,
     check_int,
-    check_nonnegative,
     check_optional_int,
     check_positive,
     check_positive_int,
     check_real_array,
     check_seed,
-    check_xy,
-    client_label,
 )
-from fedmed_lib.aggregate import weighted_average
-from fedmed_lib.simulation import EvalFn, History
-from fedmed_lib.types import Array, Params
+from fedmed_lib.partition import pad_clients
+from fedmed_lib.simulation import EvalFn, History, update_nbytes
+from fedmed_lib.types import Params
 
-FloatArray = Array
 IntArray = NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class PaddedClients:
-    """Client data sets stacked into padded arrays (see :func:`pad_clients`, :ref:`ch-scaling`).
-
-    Attributes
-    ----------
-    X
-        Features, shape ``(num_clients, max_n, d)``; rows past a client's size are 0.
-    y
-        Labels in {0, 1}, shape ``(num_clients, max_n)``.
-    mask
-        1 for a real example, 0 for padding, shape ``(num_clients, max_n)``.
-    sizes
-        ``num_examples`` of each client, shape ``(num_clients,)``.
-    """
-
-    X: FloatArray
-    y: FloatArray
-    mask: FloatArray
-    sizes: IntArray
-
-    @property
-    def num_clients(self) -> int:
-        """Number of clients ``K``."""
-        return int(self.X.shape[0])
-
-
-def pad_clients(
-    X_clients: Sequence[np.ndarray], y_clients: Sequence[np.ndarray]
-) -> PaddedClients:
-    """Validate client data sets and stack them into zero-padded arrays with a mask.
-
-    Introduced in :ref:`ch-scaling`.
-
-    Parameters
-    ----------
-    X_clients
-        One ``(n_k, d)`` feature matrix per client (no intercept column).
-    y_clients
-        One vector of ``n_k`` binary labels per client.
-
-    Raises
-    ------
-    ValueError
-        If there are no clients, the two lists differ in length, or a client's data
-        is empty, not 2-D, ragged (a different ``d``), non-finite or has labels
-        outside {0, 1}; the message names the client.
-    """
-    for name, value in (("X_clients", X_clients), ("y_clients", y_clients)):
-        if value is None or isinstance(value, str | bytes | np.ndarray) or not isinstance(
-            value, Sequence
-        ):
-            raise InputTypeError(
-                f"{name} must be a list with one array per client, got {_describe(value)}"
-            )
-    if len(X_clients) == 0:
-        raise ValueError("no clients: the list of client data sets is empty")
-    if len(X_clients) != len(y_clients):
-        raise ValueError(
-            f"got {len(X_clients)} feature matrices but {len(y_clients)} label vectors"
-        )
-    checked: list[tuple[FloatArray, FloatArray]] = []
-    for k, (Xk, yk) in enumerate(zip(X_clients, y_clients, strict=True)):
-        Xk, yk = check_xy(Xk, yk, client=k)
-        check_binary_labels(yk, client=k)
-        if checked and Xk.shape[1] != checked[0][0].shape[1]:
-            raise ValueError(
-                f"{client_label(k)}: X has {Xk.shape[1]} columns, "
-                f"client 0 has {checked[0][0].shape[1]} (ragged feature dimension)"
-            )
-        checked.append((Xk, yk))
-    sizes = np.array([Xk.shape[0] for Xk, _ in checked], dtype=np.int64)
-    K, max_n, d = len(checked), int(sizes.max()), checked[0][0].shape[1]
-    X = np.zeros((K, max_n, d))
-    y = np.zeros((K, max_n))
-    mask = np.zeros((K, max_n))
-    for k, (Xk, yk) in enumerate(checked):
-        X[k, : sizes[k]] = Xk
-        y[k, : sizes[k]] = yk
-        mask[k, : sizes[k]] = 1.0
-    return PaddedClients(X, y, mask, sizes)
 
 
 def minibatch_orders(
@@ -159,41 +74,6 @@ def minibatch_orders(
     pos = np.arange(max_n)
     keys = np.where(pos < sizes[:, None], keys, 1.0 + pos)  # padding sorts last, in order
     return np.argsort(keys, axis=-1).astype(np.int64)
-
-
-def sample_devices(
-    X: np.ndarray,
-    y: np.ndarray,
-    num_clients: int,
-    *,
-    min_size: int,
-    max_size: int,
-    noise: float = 0.0,
-    seed: int = 0,
-) -> tuple[list[FloatArray], list[FloatArray]]:
-    """Simulate many small devices by resampling a data set with replacement.
-
-    Device ``k`` draws ``n_k ~ Uniform{min_size..max_size}`` examples with
-    replacement from ``(X, y)`` and adds Gaussian jitter of standard deviation
-    ``noise`` to the features (data augmentation, so that devices are not exact
-    copies). This is how the cross-device setting of :ref:`ch-scaling` gets 1,000
-    and 10,000 clients out of 455 patients: the devices are *not* independent
-    patients.
-    """
-    X, y = check_xy(X, y)
-    num_clients = check_positive_int(num_clients, name="num_clients")
-    min_size = check_positive_int(min_size, name="min_size")
-    max_size = check_positive_int(max_size, name="max_size")
-    if not min_size <= max_size:
-        raise ValueError(f"need 1 <= min_size <= max_size, got {min_size}, {max_size}")
-    noise = check_nonnegative(noise, name="noise")
-    rng = np.random.default_rng(check_seed(seed))
-    sizes = rng.integers(min_size, max_size + 1, size=num_clients)
-    idx = rng.integers(0, X.shape[0], size=int(sizes.sum()))
-    jitter = noise * rng.standard_normal((idx.size, X.shape[1]))
-    Xs, ys = X[idx] + jitter, y[idx]
-    cuts = np.cumsum(sizes)[:-1]
-    return list(np.split(Xs, cuts)), list(np.split(ys, cuts))
 
 
 def _check_initial(initial_parameters: Sequence[np.ndarray] | None, d: int) -> Params:
@@ -379,98 +259,14 @@ class VectorizedFedAvg:
             for r, params in enumerate(per_round):
                 history.add_metrics(r, eval_fn(params))
         if keep_params:
-            history.params_per_round = per_round
-        history.clients_per_round = [list(range(self.num_clients)) for _ in range(num_rounds)]
-        history.bytes_up = [self.num_clients * (d + 1) * 8] * num_rounds
-        history.fit_metrics = [{"num_updates": self.num_clients} for _ in range(num_rounds)]
+            history.params_per_round.append(per_round[0])
+        everyone = range(self.num_clients)
+        for params in per_round[1:]:
+            history.record_round(
+                everyone, None, {"num_updates": self.num_clients},
+                params if keep_params else None,
+                bytes_up=update_nbytes(params, self.num_clients),
+            )
         history.params = [w.numpy().reshape(-1, 1), np.array([b.numpy()])]
         return history
 
-
-def run_vectorized_fedavg(
-    X_clients: Sequence[np.ndarray],
-    y_clients: Sequence[np.ndarray],
-    *,
-    num_rounds: int,
-    local_epochs: int = 1,
-    batch_size: int | None = None,
-    lr: float,
-    seed: int = 0,
-    initial_parameters: Sequence[np.ndarray] | None = None,
-    eval_fn: EvalFn | None = None,
-) -> History:
-    """Build a :class:`VectorizedFedAvg` and run it once. Introduced in :ref:`ch-scaling`."""
-    sim = VectorizedFedAvg(
-        X_clients, y_clients, local_epochs=local_epochs, batch_size=batch_size, lr=lr
-    )
-    return sim.run(
-        num_rounds=num_rounds, seed=seed, initial_parameters=initial_parameters, eval_fn=eval_fn
-    )
-
-
-def keras_fedavg(
-    X_clients: Sequence[np.ndarray],
-    y_clients: Sequence[np.ndarray],
-    *,
-    num_rounds: int,
-    local_epochs: int = 1,
-    batch_size: int | None = None,
-    lr: float,
-    seed: int = 0,
-    initial_parameters: Sequence[np.ndarray] | None = None,
-) -> History:
-    """FedAvg as a Python loop over per-client ``keras.Model.fit`` calls (the slow reference).
-
-    One Keras model, ``Dense(1, activation="sigmoid")`` with binary cross-entropy
-    and plain SGD, is reset to the global weights and fitted on each client in
-    turn, one ``fit`` call per local epoch on the client's data in the order of
-    :func:`minibatch_orders` (``shuffle=False``), so that it computes exactly what
-    :class:`VectorizedFedAvg` computes. Keras's float type is set to float64 for
-    the call and restored afterwards. Introduced in :ref:`ch-scaling`.
-    """
-    import keras
-
-    data = pad_clients(X_clients, y_clients)
-    d = data.X.shape[2]
-    kernel, bias = _check_initial(initial_parameters, d)
-    local_epochs = check_positive_int(local_epochs, name="local_epochs")
-    batch_size = check_optional_int(batch_size, name="batch_size", minimum=1)
-    num_rounds = check_int(num_rounds, name="num_rounds", minimum=0)
-    seed = check_seed(seed)
-    check_positive(lr, name="lr")
-    orders = minibatch_orders(
-        data.sizes, num_rounds=num_rounds, local_epochs=local_epochs, seed=seed
-    )
-    old_floatx = keras.config.floatx()
-    keras.config.set_floatx("float64")
-    try:
-        model = keras.Sequential(
-            # explicit dtypes: Keras caches its global dtype policy the first time a
-            # layer is built, so floatx alone is not enough once other models exist
-            [
-                keras.Input((d,), dtype="float64"),
-                keras.layers.Dense(1, activation="sigmoid", dtype="float64"),
-            ]
-        )
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss="binary_crossentropy")
-        params: Params = [kernel, bias]
-        history = History()
-        for server_round in range(1, num_rounds + 1):
-            results = []
-            for k in range(data.num_clients):
-                n = int(data.sizes[k])
-                model.set_weights(params)
-                for e in range(local_epochs):
-                    idx = orders[server_round - 1, e, k, :n]
-                    model.fit(
-                        data.X[k, idx], data.y[k, idx], batch_size=batch_size or n,
-                        epochs=1, shuffle=False, verbose=0,
-                    )
-                results.append((model.get_weights(), n))
-            params = weighted_average(results, reference=params)
-            history.clients_per_round.append(list(range(data.num_clients)))
-            history.fit_metrics.append({"num_updates": data.num_clients})
-        history.params = params
-        return history
-    finally:
-        keras.config.set_floatx(old_floatx)
