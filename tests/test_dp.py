@@ -227,6 +227,66 @@ def test_epsilon_full_participation_closed_form() -> None:
     assert compute_epsilon(sigma, 1.0, rounds, delta) == pytest.approx(eps.min(), rel=1e-12)
 
 
+def _log_a_integer_order(q: float, sigma: float, alpha: int) -> float:
+    """log E[(p/p0)^alpha] of the sampled Gaussian at an integer order, written out here.
+
+    Mironov, Talwar and Zhang (2019), Sec. 3.3: A_alpha = sum_k C(alpha, k) (1-q)^(alpha-k)
+    q^k exp((k^2 - k) / (2 sigma^2)); the RDP at order alpha is log(A_alpha) / (alpha - 1).
+    Summed in log space so that orders up to 1024 do not overflow.
+    """
+    from scipy.special import gammaln, logsumexp
+
+    k = np.arange(alpha + 1, dtype=np.float64)
+    log_binom = gammaln(alpha + 1) - gammaln(k + 1) - gammaln(alpha - k + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):  # log(0) for q = 1: terms vanish
+        log_rest = np.where(k < alpha, (alpha - k) * np.log1p(-q), 0.0)  # 0 * log 0 = 0
+        terms = log_binom + log_rest + k * np.log(q) + (k * k - k) / (2 * sigma**2)
+    return float(logsumexp(terms))
+
+
+@pytest.mark.parametrize(
+    ("sigma", "q", "rounds"), [(1.0, 0.2, 30), (0.8, 0.1, 50), (4.0, 0.05, 100), (1.3, 1.0, 7)]
+)
+def test_epsilon_equals_an_independent_rdp_computation(sigma: float, q: float, rounds: int) -> None:
+    # the RDP of the sampled Gaussian from its binomial expansion (not dp_accounting),
+    # composed over the rounds and converted with the conversion of Balle et al. (2020)
+    delta = 1e-5
+    alphas = [int(a) for a in RDP_ORDERS]
+    assert all(a == b for a, b in zip(alphas, RDP_ORDERS, strict=True))  # integer orders
+    rdp = np.array([rounds * _log_a_integer_order(q, sigma, a) / (a - 1) for a in alphas])
+    a = np.asarray(alphas, dtype=np.float64)
+    eps = rdp + np.log1p(-1 / a) - np.log(delta * a) / (a - 1)
+    assert compute_epsilon(sigma, q, rounds, delta) == pytest.approx(eps.min(), rel=1e-9)
+
+
+@pytest.mark.parametrize(("sigma", "rounds"), [(1.0, 1), (1.3, 7), (2.0, 50), (5.0, 20)])
+def test_epsilon_lies_between_the_exact_gaussian_and_the_standard_rdp_bound(
+    sigma: float, rounds: int
+) -> None:
+    from scipy.optimize import brentq
+    from scipy.stats import norm
+
+    delta = 1e-5
+    # upper bound: RDP alpha T / (2 sigma^2) with Mironov's (2017) conversion
+    # eps = rdp + log(1/delta) / (alpha - 1), minimised over the same orders
+    a = np.asarray(RDP_ORDERS)
+    standard = np.min(rounds * a / (2 * sigma**2) + np.log(1 / delta) / (a - 1))
+    # lower bound: T rounds without sampling are one Gaussian mechanism with noise
+    # sigma / sqrt(T); its exact (eps, delta) curve (Balle and Wang, 2018) is
+    # delta(eps) = Phi(mu/2 - eps/mu) - e^eps Phi(-mu/2 - eps/mu) with mu = sqrt(T) / sigma
+    mu = np.sqrt(rounds) / sigma
+
+    def excess(e: float) -> float:
+        return norm.cdf(mu / 2 - e / mu) - np.exp(e) * norm.cdf(-mu / 2 - e / mu) - delta
+
+    exact = brentq(excess, 0.0, 100.0)
+    eps = compute_epsilon(sigma, 1.0, rounds, delta)
+    assert exact <= eps <= standard
+    assert eps < standard * 0.99 or eps == pytest.approx(standard)  # the improved conversion
+    # sampling can only help (privacy amplification by subsampling)
+    assert compute_epsilon(sigma, 0.1, rounds, delta) < eps
+
+
 def test_epsilon_monotone() -> None:
     e = [compute_epsilon(1.0, 0.2, t, 1e-5) for t in (1, 10, 100)]
     assert e[0] < e[1] < e[2]

@@ -148,10 +148,18 @@ def test_train_reply_has_what_fedavg_needs():
 
 # --- the launcher ---------------------------------------------------------------------
 
-def test_free_port_can_be_bound():
+def test_free_port_is_a_free_tcp_port_on_localhost():
     port = free_port()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", port))
+    assert isinstance(port, int) and 1024 <= port <= 65535  # an unprivileged port number
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", port))  # nobody holds it: binding succeeds ...
+        assert s.getsockname() == ("127.0.0.1", port)  # ... on exactly that port
+        s.listen()
+        # and it is a real port: while we hold it, nobody else can bind it
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other:
+            with pytest.raises(OSError):
+                other.bind(("127.0.0.1", port))
+    assert free_port() != 0
 
 
 def test_federation_bad_input():

@@ -140,13 +140,63 @@ def test_secure_sum_with_dropouts(n, t, dropouts):
     assert set(res.masked) == set(keep)
 
 
-def test_masked_updates_hide_the_update():
+def _masked_samples(x, num_masks, seed):
+    """Hospital 0's masked input for ``num_masks`` independent draws of its pair seeds."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(num_masks):
+        seeds = {(0, j): int(rng.integers(2**62)) for j in (1, 2, 3)}
+        out.append(mask(x, 0, seeds, range(4)))
+    return np.concatenate(out)
+
+
+def _chi_square_p(counts, expected):
+    from scipy.stats import chi2
+
+    stat = float(np.sum((counts - expected) ** 2 / expected))
+    return float(chi2.sf(stat, df=counts.size - 1))
+
+
+def test_masked_update_is_uniform_modulo_2_32():
+    # whatever x is (here 0 and the largest value), x + mask mod 2^32 is uniform: a
+    # chi-square test of the 64 bins of the top 6 bits and of the low 6 bits, fixed seed
+    bins = 64
+    for value in (0, MODULUS - 1):
+        x = np.full(50, value, dtype=np.uint32)
+        y = _masked_samples(x, 400, seed=11).astype(np.uint64)  # 20,000 values
+        for digits in (y >> np.uint64(26), y & np.uint64(bins - 1)):
+            counts = np.bincount(digits.astype(np.int64), minlength=bins).astype(float)
+            assert _chi_square_p(counts, np.full(bins, y.size / bins)) > 1e-3
+
+
+def test_masked_values_of_two_different_updates_are_identically_distributed():
+    # the server cannot tell x = all zeros from x = a large update by its masked values:
+    # a two-sample chi-square test on 32 bins of the masked values does not separate them
+    bins = 32
+    x_a = np.zeros(50, dtype=np.uint32)
+    x_b = encode(np.linspace(-3.0, 3.0, 50))  # uint32: the update modulo 2^32
+    a = _masked_samples(x_a, 400, seed=21).astype(np.uint64) >> np.uint64(27)
+    b = _masked_samples(x_b, 400, seed=22).astype(np.uint64) >> np.uint64(27)
+    ca = np.bincount(a.astype(np.int64), minlength=bins).astype(float)
+    cb = np.bincount(b.astype(np.int64), minlength=bins).astype(float)
+    pooled = (ca + cb) / 2
+    from scipy.stats import chi2
+
+    stat = float(np.sum((ca - pooled) ** 2 / pooled + (cb - pooled) ** 2 / pooled))
+    assert chi2.sf(stat, df=bins - 1) > 1e-3
+    # the test has power: without the mask the two updates are told apart at once
+    ua = np.bincount((x_a.astype(np.uint64) >> np.uint64(27)).astype(np.int64), minlength=bins)
+    ub = np.bincount((x_b.astype(np.uint64) >> np.uint64(27)).astype(np.int64), minlength=bins)
+    assert not np.array_equal(ua, ub)
+
+
+def test_secure_sum_masks_each_update_and_the_sum_removes_the_masks():
     rng = np.random.default_rng(4)
     updates = random_updates(4, rng)
     res = secure_sum(updates, seed=3)
-    x0 = np.concatenate([np.ravel(a) for a in updates[0]])
-    seen = decode(res.masked[0])
-    assert np.max(np.abs(seen - x0)) > 100.0  # far outside the updates' range
+    x0 = encode(np.concatenate([np.ravel(a) for a in updates[0]]))
+    # the server's view of hospital 0 differs from its encoded update in (almost) every entry
+    assert np.mean(res.masked[0] != x0) > 0.9
 
 
 def test_upload_bytes():
