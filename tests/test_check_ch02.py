@@ -79,9 +79,9 @@ def test_correct_answers_pass(fn):
     [
         (no_mean, "1/N"),
         (half_convention, "no 1/2"),
-        (wrong_sign, "X @ theta - y"),
-        (transposed, "X.T, not by X"),
-        (residual_only, "multiply them by X.T"),
+        (wrong_sign, "inner derivative"),
+        (transposed, "which orientation of X"),
+        (residual_only, "you stopped at the residuals"),
         (column_vector, "flat array"),
         (divides_twice, "divide by N exactly once"),
         (garbage, "dJ/dtheta_j"),
@@ -122,3 +122,17 @@ def test_solution_in_the_notebook_passes_the_check():
     # the solution text quotes the message the check prints
     msg = " ".join(sols[0].split())
     assert " ".join(str(namespace["_fb"]).split()) in msg
+
+
+@pytest.mark.parametrize(
+    "fn", [no_mean, half_convention, wrong_sign, transposed, residual_only, column_vector,
+           divides_twice, garbage]
+)
+def test_no_hint_gives_the_answer_away(fn):
+    """A hint names what is wrong and where to look, never the expected expression."""
+    fb = check_mse_grad(fn)
+    assert not fb.passed
+    text = fb.message.replace(" ", "")
+    for answer in ("X.T@(X@theta-y)", "X.T@(y-X@theta)", "X.T", "2/N*X", "(2/N)sum"):
+        assert answer not in text, f"the feedback gives the answer away ({answer!r}): {fb.message}"
+

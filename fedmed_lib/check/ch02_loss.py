@@ -48,8 +48,9 @@ def _shape_error(err: Exception, k: int, X: np.ndarray) -> tuple[str, str] | Non
         return (
             f"Your function fails with a shape error on test problem {k + 1} "
             f"(X has shape {X.shape}): {err}.",
-            "the residual X @ theta - y has one entry per example (N); to get one "
-            "entry per parameter, multiply it by the transpose X.T, not by X.",
+            "the residual vector has one entry per example (N) and the gradient one per "
+            "parameter (d): write down the shapes and ask which orientation of X turns "
+            "an N-vector into a d-vector.",
         )
     return None
 
@@ -72,24 +73,26 @@ _MISTAKES = (
     Symptom(lambda got, ref, n: got.shape == (n,),
             lambda got, ref, n: f"Your gradient has one entry per example (shape {got.shape}), "
             f"not one per parameter (shape {ref.shape}).",
-            "you have the residuals; multiply them by X.T to collect them per parameter."),
+            "you stopped at the residuals: each parameter's component still needs its "
+            "sum over the examples, weighted by that parameter's feature."),
     Symptom(lambda got, ref, n: got.shape != ref.shape,
             _shape_message,
-            "the gradient has one entry per parameter: X.T @ (residuals), scaled."),
+            "the gradient has one entry per parameter, like theta: check which axis "
+            "each of your products sums over."),
     Symptom(lambda got, ref, n: not np.all(np.isfinite(got)),
             "Your gradient contains NaN or Inf.",
             "check for a division by zero."),
     Mistake(lambda ref, n: -ref,
             "Your gradient points the wrong way (its sign is flipped).",
-            "differentiate (x_i theta - y_i)^2, not (y_i - x_i theta) with the sign "
-            "dropped: the residual in the gradient is X @ theta - y."),
+            "differentiate the square with the chain rule and keep the sign of the "
+            "inner derivative with respect to theta."),
     Mistake(lambda ref, n: 0.5 * ref,
             "Your gradient is too small by a constant factor.",
             "this book's loss has no 1/2 in front: the derivative of r^2 is 2r, "
             "so keep the factor 2."),
     Mistake(lambda ref, n: -0.5 * ref,
             "Your gradient has the wrong sign and is too small by a constant factor.",
-            "use the residual X @ theta - y, and keep the 2 from d(r^2)/dr = 2r."),
+            "check the sign of the inner derivative, and keep the 2 from d(r^2)/dr = 2r."),
     Mistake(lambda ref, n: AnyOf(n * ref, n / 2.0 * ref, -n * ref),
             "Your gradient grows with the number of examples: it is the gradient "
             "of the sum of the losses, not of their mean.",
@@ -132,8 +135,8 @@ def check_mse_grad(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray
             got, ref, _MISTAKES, (ref, X.shape[0]), rtol=_RTOL, atol=1e-12,
             generic=(
                 f"Your gradient is wrong on test problem {k + 1} (it is not just rescaled).",
-                "write one component first: dJ/dtheta_j = (2/N) sum_i (x_i theta - y_i) x_ij, "
-                "then collect the components as X.T @ (X @ theta - y).",
+                "write one component dJ/dtheta_j first, as a sum over the examples, check it "
+                "against a finite difference, then write all components as one matrix product.",
             ),
         )
     return correct(
