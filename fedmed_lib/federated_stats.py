@@ -3,7 +3,7 @@
 Before four hospitals can train one model they must put their features on the
 same scale and fill in the values they did not record. Pooling the rows to
 compute a mean is exactly what federated learning forbids, but the mean and the
-variance of the pooled data follow from a few numbers per site and feature: the
+variance of the pooled data follow from a few numbers per client and feature: the
 number of observed values ``c_k``, their mean ``mean_k`` and the sum of their
 squared deviations from it, ``M2_k = sum_i (x_ki - mean_k)^2`` (and how many
 values are missing). The server merges two groups ``a`` and ``b`` with the
@@ -17,14 +17,14 @@ variance: analysis and recommendations", The American Statistician 37(3), 1983):
 and ``var = M2 / (c - ddof)``. Unlike the textbook ``(sum q_k - c mean**2) / c``
 of the chapter, no two large numbers are subtracted: with values near ``1e8`` and
 a standard deviation of 1 the sums of squares lose every digit, while this form
-agrees with ``np.std`` of the pooled data to about ``1e-10``. Each site computes its
+agrees with ``np.std`` of the pooled data to about ``1e-10``. Each client computes its
 own ``(mean_k, M2_k)`` with the corrected two-pass algorithm of the same paper.
 
-One limit remains, and it is the float64 mean each site sends: rounding it errs by
+One limit remains, and it is the float64 mean each client sends: rounding it errs by
 up to half a unit in the last place, ``u = ulp(|mean|) / 2``, and the spread between
-the sites' means turns that into a relative error of the standard deviation of at
+the clients' means turns that into a relative error of the standard deviation of at
 most about ``u / std`` (``7e-9`` at ``1e8``, ``6e-5`` at ``1e12`` for a standard
-deviation of 1; typically far less, since the roundings of different sites cancel).
+deviation of 1; typically far less, since the roundings of different clients cancel).
 
 This is the "federated preprocessing" step of the Fed-Heart-Disease benchmark
 (Ogier du Terrail et al., "FLamby: Datasets and Benchmarks for Cross-Silo Federated
@@ -32,8 +32,8 @@ Learning in Realistic Healthcare Settings", NeurIPS 2022) on the UCI Heart Disea
 data (Janosi et al., 1988; Detrano et al., 1989). Introduced in
 :ref:`ch-four-hospitals`.
 
-Missing values are ``NaN``. Sites never send rows, only the arrays of a
-:class:`SiteStats`; the server returns a :class:`GlobalStats` that every site
+Missing values are ``NaN``. Clients never send rows, only the arrays of a
+:class:`ClientStats`; the server returns a :class:`GlobalStats` that every client
 uses with :func:`standardize_impute`.
 """
 
@@ -45,25 +45,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fedmed_lib._validate import InputTypeError, check_int, check_number
+from fedmed_lib._validate import InputTypeError, check_int, check_number, client_label
 from fedmed_lib.types import Array
 
 
-def _who(site: object) -> str:
-    return f"site {site!r}" if isinstance(site, str) else f"site {site}"
+def _who(client: object) -> str:
+    return client_label(client)  # type: ignore[arg-type]
 
 
-def _check_site_label(site: object) -> None:
-    if isinstance(site, bool | np.bool_) or not isinstance(site, str | numbers.Integral):
+def _check_client_label(client: object) -> None:
+    if isinstance(client, bool | np.bool_) or not isinstance(client, str | numbers.Integral):
         raise InputTypeError(
-            f"site must be a name (str) or an index (int), got {type(site).__name__}"
+            f"client must be a name (str) or an index (int), got {type(client).__name__}"
         )
 
 
-def _check_matrix(X: object, *, site: object) -> Array:
+def _check_matrix(X: object, *, client: object) -> Array:
     """Return ``X`` as a float 2-D array with at least one row and column; NaN allowed, Inf not."""
-    _check_site_label(site)
-    who = _who(site)
+    _check_client_label(client)
+    who = _who(client)
     if X is None or isinstance(X, str | bytes):
         raise InputTypeError(f"{who}: X must be a numeric array, got {type(X).__name__}")
     try:
@@ -110,23 +110,23 @@ def _stat_array(value: object, *, who: str, name: str) -> Array:
 
 
 @dataclass(frozen=True, init=False)
-class SiteStats:
-    """What one site sends to the server: per-feature count, mean and M2, never rows.
+class ClientStats:
+    """What one client sends to the server: per-feature count, mean and M2, never rows.
 
     Introduced in :ref:`ch-four-hospitals`.
 
-    Build it with :func:`site_statistics`, or as
-    ``SiteStats(site, num_examples, count, mean=..., m2=...)``. The older form with
-    raw sums, ``SiteStats(site, num_examples, count, total, total_sq)``, is still
+    Build it with :func:`client_statistics`, or as
+    ``ClientStats(client, num_examples, count, mean=..., m2=...)``. The older form with
+    raw sums, ``ClientStats(client, num_examples, count, total, total_sq)``, is still
     accepted (e.g. from a message that carries sums); it is converted to mean and
     M2, which loses precision for values far from zero.
 
     Attributes
     ----------
-    site
-        The site's name or index (used in error messages).
+    client
+        The client's name or index (used in error messages).
     num_examples
-        Number of rows (patients) at the site.
+        Number of rows (patients) the client holds.
     count
         Number of observed (non-missing) values of each feature.
     mean
@@ -136,7 +136,7 @@ class SiteStats:
         each feature (``0`` where none is observed).
     """
 
-    site: int | str
+    client: int | str
     num_examples: int
     count: Array
     mean: Array
@@ -144,7 +144,7 @@ class SiteStats:
 
     def __init__(
         self,
-        site: int | str,
+        client: int | str,
         num_examples: int,
         count: Array,
         total: Array | None = None,
@@ -156,15 +156,15 @@ class SiteStats:
         if mean is None and m2 is None:
             if total is None or total_sq is None:
                 raise InputTypeError(
-                    f"{_who(site)}: SiteStats needs mean= and m2= (or the raw sums total "
+                    f"{_who(client)}: ClientStats needs mean= and m2= (or the raw sums total "
                     "and total_sq)"
                 )
-            mean, m2 = _from_sums(site, count, total, total_sq)
+            mean, m2 = _from_sums(client, count, total, total_sq)
         elif total is not None or total_sq is not None or mean is None or m2 is None:
             raise InputTypeError(
-                f"{_who(site)}: give SiteStats either mean= and m2=, or total and total_sq"
+                f"{_who(client)}: give ClientStats either mean= and m2=, or total and total_sq"
             )
-        object.__setattr__(self, "site", site)
+        object.__setattr__(self, "client", client)
         object.__setattr__(self, "num_examples", num_examples)
         object.__setattr__(self, "count", count)
         object.__setattr__(self, "mean", mean)
@@ -186,9 +186,11 @@ class SiteStats:
         return np.asarray(self.num_examples - self.count, dtype=np.float64)
 
 
-def _from_sums(site: object, count: object, total: object, total_sq: object) -> tuple[Array, Array]:
+def _from_sums(
+    client: object, count: object, total: object, total_sq: object
+) -> tuple[Array, Array]:
     """Convert raw sums ``(count, total, total_sq)`` into ``(mean, m2)``, checking them."""
-    who = _who(site)
+    who = _who(client)
     c = _stat_array(count, who=who, name="count")
     s = _stat_array(total, who=who, name="total")
     q = _stat_array(total_sq, who=who, name="total_sq")
@@ -210,8 +212,8 @@ def _from_sums(site: object, count: object, total: object, total_sq: object) -> 
     return mean, m2
 
 
-def site_statistics(X: np.ndarray, *, site: int | str = 0) -> SiteStats:
-    """Compute one site's summary statistics (run *at* the site).
+def client_statistics(X: np.ndarray, *, client: int | str = 0) -> ClientStats:
+    """Compute one client's summary statistics (run *at* the client).
 
     The mean and the sum of squared deviations of each feature's observed values,
     by the corrected two-pass algorithm of Chan, Golub and LeVeque (1983): the mean,
@@ -221,14 +223,14 @@ def site_statistics(X: np.ndarray, *, site: int | str = 0) -> SiteStats:
     Parameters
     ----------
     X
-        The site's feature matrix, shape ``(n_samples, n_features)``, with ``NaN``
+        The client's feature matrix, shape ``(n_samples, n_features)``, with ``NaN``
         for missing values (not modified).
-    site
-        The site's name or index, used in error messages.
+    client
+        The client's name or index, used in error messages.
 
     Returns
     -------
-    SiteStats
+    ClientStats
         Count, mean and M2 of the observed values of each feature.
 
     Raises
@@ -236,18 +238,18 @@ def site_statistics(X: np.ndarray, *, site: int | str = 0) -> SiteStats:
     ValueError
         If ``X`` is not 2-D, has no rows or columns, contains Inf, or holds values
         so large that their squared deviations overflow float64; the message names
-        the site. :class:`~fedmed_lib._validate.InputTypeError` (also a
-        ``TypeError``) if ``X`` is not a real numeric array or ``site`` is neither a
+        the client. :class:`~fedmed_lib._validate.InputTypeError` (also a
+        ``TypeError``) if ``X`` is not a real numeric array or ``client`` is neither a
         string nor an integer.
 
     Examples
     --------
     >>> import numpy as np
-    >>> s = site_statistics(np.array([[1.0], [np.nan], [3.0]]), site="A")
+    >>> s = client_statistics(np.array([[1.0], [np.nan], [3.0]]), client="A")
     >>> s.count, s.mean, s.m2, s.n_missing
     (array([2.]), array([2.]), array([2.]), array([1.]))
     """
-    A = _check_matrix(X, site=site)
+    A = _check_matrix(X, client=client)
     observed = ~np.isnan(A)
     count = observed.sum(axis=0).astype(np.float64)
     has = count > 0
@@ -269,17 +271,17 @@ def site_statistics(X: np.ndarray, *, site: int | str = 0) -> SiteStats:
     bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(m2)))
     if bad.size:
         raise ValueError(
-            f"{_who(site)}: feature {int(bad[0])} has values too far apart for float64 "
+            f"{_who(client)}: feature {int(bad[0])} has values too far apart for float64 "
             "(their squared deviations overflow); rescale the feature"
         )
-    return SiteStats(site, int(A.shape[0]), count, mean=mean, m2=np.maximum(m2, 0.0))
+    return ClientStats(client, int(A.shape[0]), count, mean=mean, m2=np.maximum(m2, 0.0))
 
 
-def _check_site_stats(s: object, n_features: int | None) -> tuple[Array, Array, Array]:
-    """Validate one site's statistics and return ``(count, mean, m2)`` as float arrays."""
-    if not isinstance(s, SiteStats):
-        raise InputTypeError(f"expected a SiteStats from every site, got {type(s).__name__}")
-    who = _who(s.site)
+def _check_client_stats(s: object, n_features: int | None) -> tuple[Array, Array, Array]:
+    """Validate one client's statistics and return ``(count, mean, m2)`` as float arrays."""
+    if not isinstance(s, ClientStats):
+        raise InputTypeError(f"expected a ClientStats from every client, got {type(s).__name__}")
+    who = _who(s.client)
     n = s.num_examples
     if isinstance(n, bool | np.bool_) or not isinstance(n, numbers.Integral):
         raise InputTypeError(f"{who}: num_examples must be an integer, got {n!r}")
@@ -295,7 +297,7 @@ def _check_site_stats(s: object, n_features: int | None) -> tuple[Array, Array, 
         raise ValueError(f"{who}: statistics for 0 features")
     if n_features is not None and width != n_features:
         raise ValueError(
-            f"{who}: statistics for {width} features, the first site sent {n_features}"
+            f"{who}: statistics for {width} features, the first client sent {n_features}"
         )
     if np.any(count < 0) or np.any(count > n) or np.any(count != np.floor(count)):
         raise ValueError(f"{who}: count must be whole numbers between 0 and num_examples={n}")
@@ -325,17 +327,17 @@ def _merge(a: Moments, b: Moments) -> Moments:
     return c, mean, m2a + m2b + between
 
 
-def combine(stats: Sequence[SiteStats], *, ddof: int = 0) -> GlobalStats:
-    """Combine the sites' statistics into global means and standard deviations (the server).
+def combine(stats: Sequence[ClientStats], *, ddof: int = 0) -> GlobalStats:
+    """Combine the clients' statistics into global means and standard deviations (the server).
 
-    Merges the sites' ``(count, mean, M2)`` pairwise, in a balanced tree, with the
+    Merges the clients' ``(count, mean, M2)`` pairwise, in a balanced tree, with the
     parallel formula of Chan, Golub and LeVeque (1983); see the module docstring.
     Introduced in :ref:`ch-four-hospitals`.
 
     Parameters
     ----------
     stats
-        One :class:`SiteStats` per site, as returned by :func:`site_statistics`.
+        One :class:`ClientStats` per client, as returned by :func:`client_statistics`.
     ddof
         Degrees of freedom removed from the count in the variance: ``0`` (default)
         matches ``np.nanstd`` on the pooled data, ``1`` matches ``np.nanstd(..., ddof=1)``.
@@ -348,24 +350,24 @@ def combine(stats: Sequence[SiteStats], *, ddof: int = 0) -> GlobalStats:
     Raises
     ------
     ValueError
-        If the list is empty, a site's statistics are malformed (naming the site),
-        the sites disagree on the number of features, a feature has at most
-        ``ddof`` observed values over all sites, or the combined variance overflows.
+        If the list is empty, a client's statistics are malformed (naming the client),
+        the clients disagree on the number of features, a feature has at most
+        ``ddof`` observed values over all clients, or the combined variance overflows.
     """
     if isinstance(ddof, bool | np.bool_) or ddof not in (0, 1):
         raise ValueError(f"ddof must be 0 or 1, got {ddof!r}")
-    if stats is None or isinstance(stats, str | bytes | SiteStats) or not isinstance(
+    if stats is None or isinstance(stats, str | bytes | ClientStats) or not isinstance(
         stats, Sequence
     ):
         raise InputTypeError(
-            f"stats must be a list of SiteStats (one per site), got {type(stats).__name__}"
+            f"stats must be a list of ClientStats (one per client), got {type(stats).__name__}"
         )
     if len(stats) == 0:
-        raise ValueError("no site statistics to combine: the list is empty")
+        raise ValueError("no client statistics to combine: the list is empty")
     width: int | None = None
     level: list[Moments] = []
     for s in stats:
-        level.append(_check_site_stats(s, width))
+        level.append(_check_client_stats(s, width))
         width = int(level[-1][0].shape[0])
     while len(level) > 1:  # a balanced tree of pairwise merges
         level = [
@@ -377,14 +379,14 @@ def combine(stats: Sequence[SiteStats], *, ddof: int = 0) -> GlobalStats:
     if too_few.size:
         raise ValueError(
             f"feature {int(too_few[0])} has {int(count[too_few[0]])} observed values over all "
-            f"sites; at least {ddof + 1} are needed"
+            f"clients; at least {ddof + 1} are needed"
         )
     with np.errstate(over="ignore", invalid="ignore"):
         std = np.sqrt(m2 / (count - ddof))
     overflow = np.flatnonzero(~np.isfinite(std) | ~np.isfinite(mean))
     if overflow.size:
         raise ValueError(
-            f"feature {int(overflow[0])}: the sites' values are too far apart for float64 "
+            f"feature {int(overflow[0])}: the clients' values are too far apart for float64 "
             "(the combined variance overflows); rescale the feature"
         )
     return GlobalStats(
@@ -398,16 +400,16 @@ def combine(stats: Sequence[SiteStats], *, ddof: int = 0) -> GlobalStats:
 
 @dataclass(frozen=True)
 class GlobalStats:
-    """The server's combination of all sites' :class:`SiteStats`.
+    """The server's combination of all clients' :class:`ClientStats`.
 
     Introduced in :ref:`ch-four-hospitals`.
 
     Attributes
     ----------
     num_examples
-        Total number of rows over all sites.
+        Total number of rows over all clients.
     count
-        Observed values of each feature over all sites.
+        Observed values of each feature over all clients.
     mean
         Global mean of each feature over its observed values (also the
         imputation value).
@@ -426,7 +428,7 @@ class GlobalStats:
 
     @property
     def missing_fraction(self) -> Array:
-        """Fraction of missing values of each feature over all sites."""
+        """Fraction of missing values of each feature over all clients."""
         return np.asarray(1.0 - self.count / self.num_examples, dtype=np.float64)
 
 
@@ -445,9 +447,13 @@ def _check_global_stats(global_stats: object) -> tuple[Array, Array]:
 
 
 def standardize_impute(
-    X: np.ndarray, global_stats: GlobalStats, *, site: int | str = 0
+    X: np.ndarray,
+    global_stats: GlobalStats,
+    *,
+    client: int | str = 0,
+    site: int | str | None = None,
 ) -> Array:
-    """Standardise ``X`` with the global statistics and impute missing values (at a site).
+    """Standardise ``X`` with the global statistics and impute missing values (at a client).
 
     Each value becomes ``(x - mean) / std``; a missing value is imputed with the
     global mean, i.e. it becomes ``0`` after standardisation. Introduced in
@@ -456,41 +462,46 @@ def standardize_impute(
     Parameters
     ----------
     X
-        The site's feature matrix with ``NaN`` for missing values (not modified).
+        The client's feature matrix with ``NaN`` for missing values (not modified).
     global_stats
         The server's :class:`GlobalStats` from :func:`combine`.
+    client
+        The client's name or index, used in error messages.
     site
-        The site's name or index, used in error messages.
+        The former name of ``client`` (kept so that older code runs); if given, it
+        is used instead of ``client``.
 
     Raises
     ------
     ValueError
         If ``X`` is malformed or has a different number of features than the
-        statistics (naming the site), the statistics are not finite, or a feature
+        statistics (naming the client), the statistics are not finite, or a feature
         has zero standard deviation.
     """
-    A = _check_matrix(X, site=site)
+    if site is not None:
+        client = site
+    A = _check_matrix(X, client=client)
     mean, std = _check_global_stats(global_stats)
     if A.shape[1] != mean.shape[0]:
         raise ValueError(
-            f"{_who(site)}: X has {A.shape[1]} features, the global statistics "
+            f"{_who(client)}: X has {A.shape[1]} features, the global statistics "
             f"have {mean.shape[0]}"
         )
     constant = np.flatnonzero(~(std > 0))
     if constant.size:
         raise ValueError(
-            f"feature {int(constant[0])} has zero standard deviation over all sites; "
+            f"feature {int(constant[0])} has zero standard deviation over all clients; "
             "drop it before standardising"
         )
     with np.errstate(over="ignore"):
         Z = (A - mean) / std
     if np.isinf(Z).any():
-        raise ValueError(f"{_who(site)}: standardised values overflow float64")
+        raise ValueError(f"{_who(client)}: standardised values overflow float64")
     return np.asarray(np.where(np.isnan(A), 0.0, Z), dtype=np.float64)
 
 
 def mark_missing(
-    X: np.ndarray, columns: Sequence[int], *, value: float = 0.0, site: int | str = 0
+    X: np.ndarray, columns: Sequence[int], *, value: float = 0.0, client: int | str = 0
 ) -> Array:
     """Return a copy of ``X`` where ``value`` in the given columns is replaced by ``NaN``.
 
@@ -501,22 +512,31 @@ def mark_missing(
     ------
     ValueError
         If ``X`` is malformed, ``columns`` is not a list (or 1-D array) of integer
-        column indices within range (naming the site), or ``value`` is not a finite
+        column indices within range (naming the client), or ``value`` is not a finite
         real number.
     """
-    A = _check_matrix(X, site=site).copy()
+    A = _check_matrix(X, client=client).copy()
     code = check_number(value, name="value")
     if isinstance(columns, np.ndarray) and columns.ndim == 1:
         columns = columns.tolist()
     if columns is None or isinstance(columns, str | bytes) or not isinstance(columns, Sequence):
         raise InputTypeError(
-            f"{_who(site)}: columns must be a list of column indices, got "
+            f"{_who(client)}: columns must be a list of column indices, got "
             f"{type(columns).__name__}"
         )
-    cols = [check_int(j, name=f"{_who(site)}: column") for j in columns]
+    cols = [check_int(j, name=f"{_who(client)}: column") for j in columns]
     for j in cols:
         if not 0 <= j < A.shape[1]:
-            raise ValueError(f"{_who(site)}: column {j} out of range for {A.shape[1]} features")
+            raise ValueError(f"{_who(client)}: column {j} out of range for {A.shape[1]} features")
     for j in cols:
         A[A[:, j] == code, j] = np.nan
     return A
+
+
+def site_statistics(X: np.ndarray, *, site: int | str = 0) -> ClientStats:
+    """Compute :func:`client_statistics` under its former name (``site`` is its ``client``).
+
+    Kept so that older code runs; the API says client, as Flower does. Introduced in
+    :ref:`ch-four-hospitals`.
+    """
+    return client_statistics(X, client=site)

@@ -191,12 +191,12 @@ def fine_tune(
     max_steps: int,
     every: int = 1,
     l2: float = 0.0,
-    site: int | str = 0,
+    client: int | str = 0,
 ) -> FineTuneResult:
     """Personalise the global model: a few local gradient steps, as many as validation likes.
 
     Starting from the global ``theta``, run full-batch gradient descent on the
-    site's training data, evaluate the site's validation loss every ``every``
+    client's training data, evaluate the client's validation loss every ``every``
     steps up to ``max_steps``, and keep the parameters with the smallest one
     (``0`` steps, i.e. the global model itself, is a candidate). Introduced in
     :ref:`ch-overfitting`.
@@ -206,7 +206,7 @@ def fine_tune(
     theta
         The global model (not modified).
     train, val
-        The site's ``(X, y)`` training and validation data.
+        The client's ``(X, y)`` training and validation data.
     model
         Loss and gradient, e.g. :data:`fedmed_lib.models.LOGISTIC`.
     lr
@@ -217,14 +217,14 @@ def fine_tune(
         Evaluate the validation loss every ``every`` steps.
     l2
         L2 penalty used during fine-tuning.
-    site
-        The site's name or index for error messages.
+    client
+        The client's name or index for error messages.
 
     Raises
     ------
     ValueError
         If the data are malformed or the labels do not suit the model (naming the
-        site), ``theta`` does not match the width of ``X`` or is not finite, or a
+        client), ``theta`` does not match the width of ``X`` or is not finite, or a
         hyper-parameter is not a number in range (``max_steps`` and ``every`` are
         integers).
     """
@@ -232,12 +232,12 @@ def fine_tune(
         raise InputTypeError(
             f"model must be a fedmed_lib.models.Model (e.g. LOGISTIC), got {type(model).__name__}"
         )
-    who = client_label(site)
+    who = client_label(client)
     pairs = []
     for part, data in (("train", train), ("val", val)):
         if not isinstance(data, tuple | list) or len(data) != 2:
             raise InputTypeError(f"{who}: {part} must be an (X, y) pair")
-        pairs.append(check_xy(data[0], data[1], client=site))
+        pairs.append(check_xy(data[0], data[1], client=client))
     (X_tr, y_tr), (X_val, y_val) = pairs
     w = check_real_array(theta, name=f"{who}: theta").copy()
     if w.ndim not in (1, 2) or w.shape[0] != X_tr.shape[1] or X_val.shape[1] != X_tr.shape[1]:
@@ -246,8 +246,8 @@ def fine_tune(
             f"{X_tr.shape[1]} columns and X_val {X_val.shape[1]}"
         )
     n_classes = w.shape[1] if w.ndim == 2 else None
-    model.check_labels(y_tr, n_classes=n_classes, client=site)
-    model.check_labels(y_val, n_classes=n_classes, client=site)
+    model.check_labels(y_tr, n_classes=n_classes, client=client)
+    model.check_labels(y_val, n_classes=n_classes, client=client)
     check_positive(lr, name="lr")
     max_steps = check_int(max_steps, name="max_steps", minimum=0)
     every = check_positive_int(every, name="every")

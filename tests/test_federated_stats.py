@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from fedmed_lib.federated_stats import (
+    ClientStats,
     GlobalStats,
-    SiteStats,
+    client_statistics,
     combine,
     mark_missing,
     site_statistics,
@@ -20,10 +21,10 @@ from fedmed_lib.federated_stats import (
 NAN = np.nan
 
 
-def test_site_statistics_hand_computed() -> None:
+def test_client_statistics_hand_computed() -> None:
     X = np.array([[1.0, 2.0], [NAN, 4.0], [3.0, NAN]])
-    s = site_statistics(X, site="A")
-    assert s.site == "A"
+    s = client_statistics(X, client="A")
+    assert s.client == "A"
     assert s.num_examples == 3
     np.testing.assert_array_equal(s.count, [2.0, 2.0])
     np.testing.assert_array_equal(s.mean, [2.0, 3.0])
@@ -33,33 +34,33 @@ def test_site_statistics_hand_computed() -> None:
     np.testing.assert_array_equal(s.n_missing, [1.0, 1.0])
 
 
-def test_site_statistics_feature_never_observed_sends_zeros() -> None:
-    s = site_statistics(np.array([[1.0, NAN], [2.0, NAN]]), site="A")
+def test_client_statistics_feature_never_observed_sends_zeros() -> None:
+    s = client_statistics(np.array([[1.0, NAN], [2.0, NAN]]), client="A")
     np.testing.assert_array_equal(s.count, [2.0, 0.0])
     np.testing.assert_array_equal(s.mean, [1.5, 0.0])
     np.testing.assert_array_equal(s.m2, [0.5, 0.0])
 
 
 def test_legacy_raw_sums_are_converted() -> None:
-    # SiteStats(site, n, count, total, total_sq), e.g. rebuilt from a message of sums
-    s = SiteStats("A", 3, np.array([2.0, 0.0]), np.array([4.0, 0.0]), np.array([10.0, 0.0]))
+    # ClientStats(site, n, count, total, total_sq), e.g. rebuilt from a message of sums
+    s = ClientStats("A", 3, np.array([2.0, 0.0]), np.array([4.0, 0.0]), np.array([10.0, 0.0]))
     np.testing.assert_array_equal(s.mean, [2.0, 0.0])
     np.testing.assert_array_equal(s.m2, [2.0, 0.0])
-    ref = site_statistics(np.array([[1.0, NAN], [NAN, NAN], [3.0, NAN]]), site="A")
+    ref = client_statistics(np.array([[1.0, NAN], [NAN, NAN], [3.0, NAN]]), client="A")
     for a, b in zip(dataclasses.astuple(s), dataclasses.astuple(ref), strict=True):
         np.testing.assert_array_equal(a, b)
-    with pytest.raises(ValueError, match="site 'A': feature 0 has total"):
-        SiteStats("A", 2, np.array([2.0]), np.array([4.0]), np.array([1.0]))  # 16 > 2 * 1
-    with pytest.raises(TypeError, match="site 'A': SiteStats needs mean= and m2="):
-        SiteStats("A", 2, np.array([2.0]))
-    with pytest.raises(TypeError, match="site 'A': give SiteStats either"):
-        SiteStats("A", 2, np.array([2.0]), np.array([4.0]), mean=np.array([2.0]), m2=np.zeros(1))
+    with pytest.raises(ValueError, match="client 'A': feature 0 has total"):
+        ClientStats("A", 2, np.array([2.0]), np.array([4.0]), np.array([1.0]))  # 16 > 2 * 1
+    with pytest.raises(TypeError, match="client 'A': ClientStats needs mean= and m2="):
+        ClientStats("A", 2, np.array([2.0]))
+    with pytest.raises(TypeError, match="client 'A': give ClientStats either"):
+        ClientStats("A", 2, np.array([2.0]), np.array([4.0]), mean=np.array([2.0]), m2=np.zeros(1))
 
 
 def test_combine_hand_computed() -> None:
     # site A: values 1, 3 ; site B: value 5 (and one missing). Pooled: 1, 3, 5.
-    a = site_statistics(np.array([[1.0], [3.0]]), site="A")
-    b = site_statistics(np.array([[5.0], [NAN]]), site="B")
+    a = client_statistics(np.array([[1.0], [3.0]]), client="A")
+    b = client_statistics(np.array([[5.0], [NAN]]), client="B")
     g = combine([a, b])
     assert g.num_examples == 4
     np.testing.assert_array_equal(g.count, [3.0])
@@ -77,7 +78,7 @@ def test_combine_equals_pooled(ddof: int) -> None:
         X = rng.normal(loc=10.0 * k, scale=1.0 + k, size=(n, 5))
         X[rng.random(X.shape) < 0.2] = NAN
         sites.append(X)
-    g = combine([site_statistics(X, site=k) for k, X in enumerate(sites)], ddof=ddof)
+    g = combine([client_statistics(X, client=k) for k, X in enumerate(sites)], ddof=ddof)
     pooled = np.vstack(sites)
     np.testing.assert_allclose(g.mean, np.nanmean(pooled, axis=0), rtol=0, atol=1e-12)
     np.testing.assert_allclose(g.std, np.nanstd(pooled, axis=0, ddof=ddof), rtol=1e-12)
@@ -91,15 +92,15 @@ def test_standardize_impute_matches_sklearn_scaler() -> None:
 
     rng = np.random.default_rng(1)
     sites = [rng.normal(size=(n, 3)) * [1.0, 5.0, 0.1] + 7.0 for n in (20, 30)]
-    g = combine([site_statistics(X, site=k) for k, X in enumerate(sites)])
+    g = combine([client_statistics(X, client=k) for k, X in enumerate(sites)])
     scaler = StandardScaler().fit(np.vstack(sites))
     for k, X in enumerate(sites):
-        np.testing.assert_allclose(standardize_impute(X, g, site=k), scaler.transform(X),
+        np.testing.assert_allclose(standardize_impute(X, g, client=k), scaler.transform(X),
                                    atol=1e-12)
 
 
 def test_standardize_impute_fills_missing_with_mean() -> None:
-    g = combine([site_statistics(np.array([[0.0], [2.0]]))])  # mean 1, std 1
+    g = combine([client_statistics(np.array([[0.0], [2.0]]))])  # mean 1, std 1
     X = np.array([[NAN], [3.0]])
     Z = standardize_impute(X, g)
     np.testing.assert_array_equal(Z, [[0.0], [2.0]])
@@ -120,24 +121,24 @@ def test_mark_missing() -> None:
 @pytest.mark.parametrize(
     ("X", "match"),
     [
-        (np.ones(3), "site 'H': X must be 2-D"),
-        (np.ones((0, 2)), "site 'H': empty data"),
-        (np.ones((2, 0)), "site 'H': X has no feature columns"),
-        (np.array([[1.0, np.inf]]), "site 'H': X contains Inf"),
-        (np.array([["a", "b"]]), "site 'H': X must be a numeric array"),
-        (np.array([[1 + 2j, 3.0]]), "site 'H': X must be real"),
-        (np.array([[True, False]]), "site 'H': X must be numeric, got a boolean"),
-        (None, "site 'H': X must be a numeric array"),
-        ([[1.0, 2.0], [3.0]], "site 'H': X is not a rectangular"),
+        (np.ones(3), "client 'H': X must be 2-D"),
+        (np.ones((0, 2)), "client 'H': empty data"),
+        (np.ones((2, 0)), "client 'H': X has no feature columns"),
+        (np.array([[1.0, np.inf]]), "client 'H': X contains Inf"),
+        (np.array([["a", "b"]]), "client 'H': X must be a numeric array"),
+        (np.array([[1 + 2j, 3.0]]), "client 'H': X must be real"),
+        (np.array([[True, False]]), "client 'H': X must be numeric, got a boolean"),
+        (None, "client 'H': X must be a numeric array"),
+        ([[1.0, 2.0], [3.0]], "client 'H': X is not a rectangular"),
     ],
 )
-def test_site_statistics_bad_input(X: np.ndarray, match: str) -> None:
+def test_client_statistics_bad_input(X: np.ndarray, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        site_statistics(X, site="H")
+        client_statistics(X, client="H")
 
 
-def _good(site: str = "A") -> SiteStats:
-    return site_statistics(np.array([[1.0, 2.0], [3.0, 4.0]]), site=site)
+def _good(site: str = "A") -> ClientStats:
+    return client_statistics(np.array([[1.0, 2.0], [3.0, 4.0]]), client=site)
 
 
 def test_combine_empty() -> None:
@@ -151,29 +152,29 @@ def test_combine_bad_ddof() -> None:
 
 
 def test_combine_not_sitestats() -> None:
-    with pytest.raises(TypeError, match="expected a SiteStats"):
+    with pytest.raises(TypeError, match="expected a ClientStats"):
         combine([_good(), {"count": 1}])  # type: ignore[list-item]
-    with pytest.raises(TypeError, match="stats must be a list of SiteStats"):
+    with pytest.raises(TypeError, match="stats must be a list of ClientStats"):
         combine(_good())  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     ("change", "match"),
     [
-        ({"num_examples": 0}, "site 'B': num_examples must be positive"),
-        ({"num_examples": 2.5}, "site 'B': num_examples must be an integer"),
-        ({"num_examples": True}, "site 'B': num_examples must be an integer"),
-        ({"count": np.array([1.0])}, "site 'B': count, mean and m2 must be 1-D of equal length"),
-        ({"mean": np.array([NAN, 1.0])}, "site 'B': mean contains NaN"),
-        ({"m2": np.array([np.inf, 1.0])}, "site 'B': m2 contains NaN or Inf"),
-        ({"mean": np.array([1.0 + 1j, 1.0])}, "site 'B': mean must be a real numeric array"),
-        ({"mean": np.array(["1", "2"])}, "site 'B': mean must be a real numeric array"),
-        ({"count": np.array([True, True])}, "site 'B': count must be a real numeric array"),
-        ({"count": None}, "site 'B': count must be a numeric array"),
-        ({"count": np.array([3.0, 2.0])}, "site 'B': count must be whole numbers between"),
-        ({"count": np.array([-1.0, 2.0])}, "site 'B': count must be whole numbers between"),
-        ({"count": np.array([1.5, 2.0])}, "site 'B': count must be whole numbers between"),
-        ({"m2": np.array([-1.0, 2.0])}, "site 'B': feature 0 has a negative sum of squared"),
+        ({"num_examples": 0}, "client 'B': num_examples must be positive"),
+        ({"num_examples": 2.5}, "client 'B': num_examples must be an integer"),
+        ({"num_examples": True}, "client 'B': num_examples must be an integer"),
+        ({"count": np.array([1.0])}, "client 'B': count, mean and m2 must be 1-D of equal length"),
+        ({"mean": np.array([NAN, 1.0])}, "client 'B': mean contains NaN"),
+        ({"m2": np.array([np.inf, 1.0])}, "client 'B': m2 contains NaN or Inf"),
+        ({"mean": np.array([1.0 + 1j, 1.0])}, "client 'B': mean must be a real numeric array"),
+        ({"mean": np.array(["1", "2"])}, "client 'B': mean must be a real numeric array"),
+        ({"count": np.array([True, True])}, "client 'B': count must be a real numeric array"),
+        ({"count": None}, "client 'B': count must be a numeric array"),
+        ({"count": np.array([3.0, 2.0])}, "client 'B': count must be whole numbers between"),
+        ({"count": np.array([-1.0, 2.0])}, "client 'B': count must be whole numbers between"),
+        ({"count": np.array([1.5, 2.0])}, "client 'B': count must be whole numbers between"),
+        ({"m2": np.array([-1.0, 2.0])}, "client 'B': feature 0 has a negative sum of squared"),
     ],
 )
 def test_combine_bad_site(change: dict, match: str) -> None:
@@ -183,16 +184,16 @@ def test_combine_bad_site(change: dict, match: str) -> None:
 
 
 def test_combine_width_mismatch() -> None:
-    other = site_statistics(np.ones((2, 3)), site="C")
-    with pytest.raises(ValueError, match="site 'C': statistics for 3 features"):
+    other = client_statistics(np.ones((2, 3)), client="C")
+    with pytest.raises(ValueError, match="client 'C': statistics for 3 features"):
         combine([_good("A"), other])
 
 
 def test_combine_feature_never_observed() -> None:
-    s = site_statistics(np.array([[1.0, NAN], [2.0, NAN]]), site="A")
+    s = client_statistics(np.array([[1.0, NAN], [2.0, NAN]]), client="A")
     with pytest.raises(ValueError, match="feature 1 has 0 observed values"):
         combine([s])
-    one = site_statistics(np.array([[1.0, 5.0], [2.0, NAN]]), site="A")
+    one = client_statistics(np.array([[1.0, 5.0], [2.0, NAN]]), client="A")
     combine([one])  # one value is enough for ddof=0 ...
     with pytest.raises(ValueError, match="feature 1 has 1 observed values"):
         combine([one], ddof=1)  # ... but not for ddof=1
@@ -200,11 +201,11 @@ def test_combine_feature_never_observed() -> None:
 
 def test_standardize_impute_bad_input() -> None:
     g = combine([_good()])
-    with pytest.raises(ValueError, match="site 'D': X has 3 features"):
-        standardize_impute(np.ones((2, 3)), g, site="D")
-    with pytest.raises(ValueError, match="site 'D': X must be 2-D"):
-        standardize_impute(np.ones(2), g, site="D")
-    const = combine([site_statistics(np.array([[1.0, 2.0], [1.0, 3.0]]))])
+    with pytest.raises(ValueError, match="client 'D': X has 3 features"):
+        standardize_impute(np.ones((2, 3)), g, client="D")
+    with pytest.raises(ValueError, match="client 'D': X must be 2-D"):
+        standardize_impute(np.ones(2), g, client="D")
+    const = combine([client_statistics(np.array([[1.0, 2.0], [1.0, 3.0]]))])
     with pytest.raises(ValueError, match="feature 0 has zero standard deviation"):
         standardize_impute(np.ones((1, 2)), const)
 
@@ -213,7 +214,7 @@ def test_global_stats_unchanged_by_bad_input() -> None:
     g = combine([_good()])
     before = dataclasses.astuple(g)
     with pytest.raises(ValueError):
-        standardize_impute(np.array([[np.inf, 1.0]]), g, site="E")
+        standardize_impute(np.array([[np.inf, 1.0]]), g, client="E")
     after = dataclasses.astuple(g)
     for a, b in zip(before, after, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -221,16 +222,16 @@ def test_global_stats_unchanged_by_bad_input() -> None:
 
 
 def test_mark_missing_bad_column() -> None:
-    with pytest.raises(ValueError, match="site 'F': column 5 out of range"):
-        mark_missing(np.ones((2, 2)), [5], site="F")
-    with pytest.raises(ValueError, match="site 'F': column must be an integer"):
-        mark_missing(np.ones((2, 2)), [1.0], site="F")
-    with pytest.raises(TypeError, match="site 'F': columns must be a list"):
-        mark_missing(np.ones((2, 2)), 1, site="F")
+    with pytest.raises(ValueError, match="client 'F': column 5 out of range"):
+        mark_missing(np.ones((2, 2)), [5], client="F")
+    with pytest.raises(ValueError, match="client 'F': column must be an integer"):
+        mark_missing(np.ones((2, 2)), [1.0], client="F")
+    with pytest.raises(TypeError, match="client 'F': columns must be a list"):
+        mark_missing(np.ones((2, 2)), 1, client="F")
     with pytest.raises(ValueError, match="value must be finite"):
-        mark_missing(np.ones((2, 2)), [1], value=np.nan, site="F")
+        mark_missing(np.ones((2, 2)), [1], value=np.nan, client="F")
     # a 1-D integer array of columns is fine
-    out = mark_missing(np.array([[0.0, 0.0]]), np.array([1]), site="F")
+    out = mark_missing(np.array([[0.0, 0.0]]), np.array([1]), client="F")
     assert out[0, 0] == 0.0 and np.isnan(out[0, 1])
 
 
@@ -262,7 +263,7 @@ def _far_sites(offset: float, seed: int, sizes: list[int], missing: float = 0.1)
 def test_std_matches_pooled_far_from_zero(offset: float, ddof: int) -> None:
     for seed in range(5):
         sites = _far_sites(offset, seed, [120, 40, 300, 75])
-        g = combine([site_statistics(X, site=k) for k, X in enumerate(sites)], ddof=ddof)
+        g = combine([client_statistics(X, client=k) for k, X in enumerate(sites)], ddof=ddof)
         pooled = np.vstack(sites)
         np.testing.assert_allclose(g.std, np.nanstd(pooled, axis=0, ddof=ddof), rtol=1e-9, atol=0)
         np.testing.assert_allclose(g.mean, np.nanmean(pooled, axis=0), rtol=1e-14)
@@ -279,7 +280,7 @@ def test_std_raw_sums_collapse_at_1e8_but_not_the_library() -> None:
     sites = [1e8 + np.random.default_rng(k).normal(size=(100, 1)) for k in range(4)]
     exact = np.std(np.vstack(sites))
     naive = float(_raw_sums_std(sites)[0])
-    stable = float(combine([site_statistics(X, site=k) for k, X in enumerate(sites)]).std[0])
+    stable = float(combine([client_statistics(X, client=k) for k, X in enumerate(sites)]).std[0])
     assert abs(naive / exact - 1) > 0.1  # rounding noise, often exactly 0
     assert abs(stable / exact - 1) < 1e-9
 
@@ -290,7 +291,7 @@ def test_std_many_sites_with_missing_values() -> None:
     sites = _far_sites(1e8, 4, sizes, missing=0.3)
     sites[7][:, 1] = NAN  # a site that never measured feature 1
     sites[9][1:, 2] = NAN  # and one with a single value of feature 2
-    stats = [site_statistics(X, site=k) for k, X in enumerate(sites)]
+    stats = [client_statistics(X, client=k) for k, X in enumerate(sites)]
     assert stats[7].count[1] == 0 and stats[7].m2[1] == 0.0 and stats[9].count[2] == 1
     g = combine(stats)
     pooled = np.vstack(sites)
@@ -305,7 +306,7 @@ def test_std_at_1e12_is_within_the_documented_bound() -> None:
     bound = np.spacing(offset) / 2  # / std, which is 1
     for seed in range(5):
         sites = _far_sites(offset, seed, [120, 40, 300, 75])
-        g = combine([site_statistics(X, site=k) for k, X in enumerate(sites)])
+        g = combine([client_statistics(X, client=k) for k, X in enumerate(sites)])
         ref = np.nanstd(np.vstack(sites), axis=0)
         assert np.max(np.abs(g.std / ref - 1)) < bound
         assert np.max(np.abs(_raw_sums_std(sites) / ref - 1)) > 1.0  # no digit left
@@ -318,13 +319,13 @@ def test_std_bound_holds_when_site_means_differ() -> None:
         sites = [1e8 + 5 * rng.normal() + rng.normal(size=(int(rng.integers(2, 40)), 1))
                  for _ in range(int(rng.integers(2, 8)))]
         ref = np.std(np.vstack(sites))
-        g = combine([site_statistics(X, site=k) for k, X in enumerate(sites)])
+        g = combine([client_statistics(X, client=k) for k, X in enumerate(sites)])
         assert abs(g.std[0] / ref - 1) < np.spacing(1e8) / 2 / ref, trial
 
 
 def test_merge_order_changes_only_the_last_digits() -> None:
     sites = _far_sites(1e8, 6, [10, 200, 3, 50, 80], missing=0.0)
-    stats = [site_statistics(X, site=k) for k, X in enumerate(sites)]
+    stats = [client_statistics(X, client=k) for k, X in enumerate(sites)]
     ref = np.std(np.vstack(sites), axis=0)
     bound = np.spacing(1e8) / 2 / ref
     for order in (stats, stats[::-1], stats[2:] + stats[:2]):
@@ -332,9 +333,23 @@ def test_merge_order_changes_only_the_last_digits() -> None:
         assert np.all(np.abs(g.std / ref - 1) < bound)
 
 
-def test_site_statistics_huge_but_close_values() -> None:
+def test_client_statistics_huge_but_close_values() -> None:
     X = np.array([[1e308], [1e308], [1e308]])  # the plain sum would overflow
-    s = site_statistics(X, site="big")
+    s = client_statistics(X, client="big")
     assert s.mean[0] == 1e308 and s.m2[0] == 0.0
-    with pytest.raises(ValueError, match="site 'big': feature 0 has values too far apart"):
-        site_statistics(np.array([[1e200], [-1e200]]), site="big")  # M2 = 2e400
+    with pytest.raises(ValueError, match="client 'big': feature 0 has values too far apart"):
+        client_statistics(np.array([[1e200], [-1e200]]), client="big")  # M2 = 2e400
+
+
+def test_former_names_site_statistics_and_site_keyword_still_work() -> None:
+    # chapter 1 was written with the former names; they must give the same numbers
+    X = np.array([[1.0, NAN], [3.0, 4.0], [2.0, 7.0]])
+    old, new = site_statistics(X, site="A"), client_statistics(X, client="A")
+    assert old.client == new.client == "A"
+    for name in ("count", "mean", "m2"):
+        np.testing.assert_array_equal(getattr(old, name), getattr(new, name))
+    g = combine([new])
+    np.testing.assert_array_equal(standardize_impute(X, g, site="A"),
+                                  standardize_impute(X, g, client="A"))
+    with pytest.raises(ValueError, match="client 'B': X has 1 features"):
+        standardize_impute(np.ones((2, 1)), g, site="B")

@@ -111,7 +111,7 @@ def test_clientapp_train_equals_train_site(two_sites):
     np.testing.assert_array_equal(reply.content.array_records["arrays"].to_numpy_ndarrays()[0], new)
 
 
-def test_clientapp_stats_are_the_site_statistics(two_sites):
+def test_clientapp_stats_are_the_client_statistics(two_sites):
     sites, _ = two_sites
     reply = app(delivered_message(RecordDict({"config": ConfigRecord({})}), "query.stats"),
                 node_context(0, 2))

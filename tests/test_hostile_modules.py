@@ -200,8 +200,8 @@ def heart_like(n: int = 6, seed: int = 0) -> np.ndarray:
     return X
 
 
-def site_stats(site: str = "B") -> federated_stats.SiteStats:
-    return federated_stats.site_statistics(heart_like(seed=1), site=site)
+def client_stats(client: str = "B") -> federated_stats.ClientStats:
+    return federated_stats.client_statistics(heart_like(seed=1), client=client)
 
 
 def xy(name: str, n: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -250,18 +250,18 @@ def case(id: str, func: Callable[..., Any], base: Callable[[], dict[str, Any]],
 
 # --- federated_stats ----------------------------------------------------------------------
 
-SITE_LABEL = st.sampled_from([True, None, 1.5, [1], b"H", np.bool_(False)])
-case("site_statistics", federated_stats.site_statistics,
-     lambda: {"X": heart_like(), "site": "H"},
-     {"X": (bad_array((6, 3), nan_ok=True), ("site 'H'",)),
-      "site": (SITE_LABEL, ("site must be",))})
+CLIENT_LABEL = st.sampled_from([True, None, 1.5, [1], b"H", np.bool_(False)])
+case("client_statistics", federated_stats.client_statistics,
+     lambda: {"X": heart_like(), "client": "H"},
+     {"X": (bad_array((6, 3), nan_ok=True), ("client 'H'",)),
+      "client": (CLIENT_LABEL, ("client must be",))})
 
 
 @st.composite
-def bad_site_stats_list(draw: st.DrawFn) -> Any:
+def bad_client_stats_list(draw: st.DrawFn) -> Any:
     kind = draw(st.sampled_from(
         ["none", "str", "single", "empty", "foreign", "field", "width", "count", "m2"]))
-    good = [site_stats("A"), site_stats("B")]
+    good = [client_stats("A"), client_stats("B")]
     if kind == "none":
         return None
     if kind == "str":
@@ -273,7 +273,7 @@ def bad_site_stats_list(draw: st.DrawFn) -> Any:
     if kind == "foreign":
         return [good[0], {"count": [1, 2]}]
     if kind == "width":
-        return [good[0], federated_stats.site_statistics(np.ones((2, 4)), site="B")]
+        return [good[0], federated_stats.client_statistics(np.ones((2, 4)), client="B")]
     if kind == "count":
         bad = draw(st.sampled_from([np.array([1.5, 2.0, 2.0]), np.array([-1.0, 2.0, 2.0]),
                                     np.array([99.0, 2.0, 2.0]), np.array([True] * 3)]))
@@ -289,41 +289,41 @@ def bad_site_stats_list(draw: st.DrawFn) -> Any:
 
 
 case("combine", federated_stats.combine,
-     lambda: {"stats": [site_stats("A"), site_stats("B")], "ddof": 1},
-     {"stats": (bad_site_stats_list(), ("site 'B'", "stats", "SiteStats", "list is empty")),
+     lambda: {"stats": [client_stats("A"), client_stats("B")], "ddof": 1},
+     {"stats": (bad_client_stats_list(), ("client 'B'", "stats", "ClientStats", "list is empty")),
       "ddof": (st.sampled_from([2, -1, True, 0.5, None, "0", 1j]), ("ddof",))})
 
 
 @st.composite
 def bad_global_stats(draw: st.DrawFn) -> Any:
-    kind = draw(st.sampled_from(["none", "object", "site", "mean", "std"]))
+    kind = draw(st.sampled_from(["none", "object", "client", "mean", "std"]))
     if kind == "none":
         return None
     if kind == "object":
         return object()
-    if kind == "site":
-        return site_stats()
-    good = federated_stats.combine([site_stats()])
+    if kind == "client":
+        return client_stats()
+    good = federated_stats.combine([client_stats()])
     return dataclasses.replace(good, **{kind: draw(bad_array((3,), empty=False))})
 
 
 case("standardize_impute", federated_stats.standardize_impute,
-     lambda: {"X": heart_like(), "global_stats": federated_stats.combine([site_stats()]),
-              "site": "H"},
-     {"X": (bad_array((6, 3), nan_ok=True), ("site 'H'",)),
+     lambda: {"X": heart_like(), "global_stats": federated_stats.combine([client_stats()]),
+              "client": "H"},
+     {"X": (bad_array((6, 3), nan_ok=True), ("client 'H'",)),
       "global_stats": (bad_global_stats(), ("global_stats",)),
-      "site": (SITE_LABEL, ("site must be",))})
+      "client": (CLIENT_LABEL, ("client must be",))})
 case("mark_missing", federated_stats.mark_missing,
-     lambda: {"X": heart_like(), "columns": [0, 2], "value": 0.0, "site": "H"},
-     {"X": (bad_array((6, 3), nan_ok=True), ("site 'H'",)),
+     lambda: {"X": heart_like(), "columns": [0, 2], "value": 0.0, "client": "H"},
+     {"X": (bad_array((6, 3), nan_ok=True), ("client 'H'",)),
       "columns": (st.sampled_from([None, "0", 2, [1.5], [True], [3], [-1], np.array([0.0]),
                                    np.array([[0]])]),
-                  ("site 'H'",)),
+                  ("client 'H'",)),
       "value": (st.one_of(NOT_A_NUMBER, NON_FINITE), ("value",))})
-case("SiteStats(raw sums)",
-     lambda **kw: federated_stats.SiteStats("B", 6, **kw),
+case("ClientStats(raw sums)",
+     lambda **kw: federated_stats.ClientStats("B", 6, **kw),
      lambda: {"count": np.array([2.0]), "total": np.array([4.0]), "total_sq": np.array([10.0])},
-     {p: (bad_array((1,), empty=False), ("site 'B'",)) for p in ("count", "total", "total_sq")})
+     {p: (bad_array((1,), empty=False), ("client 'B'",)) for p in ("count", "total", "total_sq")})
 
 # --- models ----------------------------------------------------------------------------------
 
@@ -476,7 +476,7 @@ def fine_tune_base() -> dict[str, Any]:
     theta, X, y = xy("logistic")
     return {"theta": theta, "train": (X, y), "val": (X.copy(), y.copy()),
             "model": models.LOGISTIC, "lr": 0.1, "max_steps": 2, "every": 1, "l2": 0.0,
-            "site": "H"}
+            "client": "H"}
 
 
 @st.composite
@@ -852,7 +852,7 @@ def test_federated_std_equals_pooled_far_from_zero(offset: float, sizes: list[in
     sites = [offset + rng.normal(size=(n, 2)) for n in sizes]
     for X in sites:
         X[rng.random(X.shape) < 0.1] = np.nan
-    g = federated_stats.combine([federated_stats.site_statistics(X, site=k)
+    g = federated_stats.combine([federated_stats.client_statistics(X, client=k)
                                  for k, X in enumerate(sites)])
     ref = np.nanstd(np.vstack(sites), axis=0)
     np.testing.assert_allclose(g.std, ref, rtol=1e-9, atol=0)

@@ -121,14 +121,14 @@ def test_fine_tune_keeps_global_model_when_training_hurts() -> None:
 def test_fine_tune_bad_input() -> None:
     train, val = _site(1, 10), _site(2, 10)
     with pytest.raises(ValueError, match="client 'Bern': theta has 3 rows"):
-        fine_tune(np.zeros(3), train, val, model=LOGISTIC, lr=0.1, max_steps=1, site="Bern")
+        fine_tune(np.zeros(3), train, val, model=LOGISTIC, lr=0.1, max_steps=1, client="Bern")
     with pytest.raises(ValueError, match="client 'Bern': X contains NaN"):
         bad = (train[0].copy(), train[1])
         bad[0][0, 1] = np.nan
-        fine_tune(np.zeros(4), bad, val, model=LOGISTIC, lr=0.1, max_steps=1, site="Bern")
+        fine_tune(np.zeros(4), bad, val, model=LOGISTIC, lr=0.1, max_steps=1, client="Bern")
     with pytest.raises(ValueError, match="client 'Bern': theta contains NaN"):
         fine_tune(np.full(4, np.nan), train, val, model=LOGISTIC, lr=0.1, max_steps=1,
-                  site="Bern")
+                  client="Bern")
     with pytest.raises(ValueError, match="lr must be a positive number"):
         fine_tune(np.zeros(4), train, val, model=LOGISTIC, lr=0.0, max_steps=1)
     with pytest.raises(ValueError, match="max_steps must be at least 0"):
@@ -143,15 +143,15 @@ def test_fine_tune_bad_input() -> None:
         fine_tune(np.zeros(4), train, val, model=LOGISTIC, lr=True, max_steps=1)
     with pytest.raises(ValueError, match="client 'Bern': labels must be 0 or 1"):
         fine_tune(np.zeros(4), (train[0], train[1] + 1), val, model=LOGISTIC, lr=0.1,
-                  max_steps=1, site="Bern")
+                  max_steps=1, client="Bern")
     with pytest.raises(ValueError, match=r"client 'Bern': y must be 1-D \(n_samples,\)"):
         fine_tune(np.zeros(4), (train[0], train[1][:, None]), val, model=LOGISTIC, lr=0.1,
-                  max_steps=1, site="Bern")
+                  max_steps=1, client="Bern")
     with pytest.raises(ValueError, match="client 'Bern': X has 10 rows but y has 9"):
         fine_tune(np.zeros(4), (train[0], train[1][:-1]), val, model=LOGISTIC, lr=0.1,
-                  max_steps=1, site="Bern")
+                  max_steps=1, client="Bern")
     with pytest.raises(ValueError, match="client 'Bern': val must be an"):
-        fine_tune(np.zeros(4), train, val[0], model=LOGISTIC, lr=0.1, max_steps=1, site="Bern")
+        fine_tune(np.zeros(4), train, val[0], model=LOGISTIC, lr=0.1, max_steps=1, client="Bern")
     with pytest.raises(TypeError, match="model must be a fedmed_lib.models.Model"):
         fine_tune(np.zeros(4), train, val, model="logistic", lr=0.1, max_steps=1)
 

@@ -135,7 +135,7 @@ def _config_floats(config: ConfigRecord, key: str) -> Sequence[float]:
 
 @app.query("stats")
 def stats(msg: Message, context: Context) -> Message:
-    """Reply with this hospital's :class:`~fedmed_lib.federated_stats.SiteStats`."""
+    """Reply with this hospital's :class:`~fedmed_lib.federated_stats.ClientStats`."""
     s = site_stats(site_from_context(context))
     content = RecordDict(
         {

@@ -29,7 +29,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MessageType, R
 from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
 
-from fedmed_lib.federated_stats import GlobalStats, SiteStats, combine
+from fedmed_lib.federated_stats import ClientStats, GlobalStats, combine
 from fedmed_lib.flower_app.task import num_parameters
 
 app = ServerApp()
@@ -57,7 +57,7 @@ def wait_for_nodes(grid: Grid, num_nodes: int, *, timeout: float = NODE_WAIT_SEC
 
 
 def federated_statistics(grid: Grid, node_ids: list[int]) -> GlobalStats:
-    """Ask every hospital for its :class:`SiteStats` and combine them (step 2).
+    """Ask every hospital for its :class:`ClientStats` and combine them (step 2).
 
     Introduced in :ref:`ch-flower`.
 
@@ -82,7 +82,7 @@ def federated_statistics(grid: Grid, node_ids: list[int]) -> GlobalStats:
             raise RuntimeError(f"node {node} failed to send statistics: {reply.error.reason}")
         count, total, total_sq = reply.content.array_records["stats"].to_numpy_ndarrays()
         n = reply.content.metric_records["metrics"]["num-examples"]
-        stats.append(SiteStats(node, int(n), count, total, total_sq))  # type: ignore[arg-type]
+        stats.append(ClientStats(node, int(n), count, total, total_sq))  # type: ignore[arg-type]
     if len(stats) != len(node_ids):
         raise RuntimeError(f"{len(stats)} of {len(node_ids)} hospitals sent statistics")
     return combine(stats)

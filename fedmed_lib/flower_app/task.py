@@ -23,11 +23,11 @@ from numpy.typing import NDArray
 from fedmed_lib.algorithms import FedAvg, local_sgd, numpy_client_fn
 from fedmed_lib.data import HEART_FEATURES, HEART_SITES, load_heart_disease
 from fedmed_lib.federated_stats import (
+    ClientStats,
     GlobalStats,
-    SiteStats,
+    client_statistics,
     combine,
     mark_missing,
-    site_statistics,
     standardize_impute,
 )
 from fedmed_lib.models import LOGISTIC, add_intercept
@@ -137,7 +137,7 @@ def load_site(
     _check_partition(partition_id, num_partitions)
     site = HEART_SITES[partition_id]
     X, y = _read_one_site(site, data_dir)
-    X = mark_missing(X, ZERO_MEANS_MISSING, site=site)
+    X = mark_missing(X, ZERO_MEANS_MISSING, client=site)
     test = stratified_test_mask(y, TEST_SIZE, seed=partition_id)
     return SiteData(
         partition_id,
@@ -148,12 +148,12 @@ def load_site(
     )
 
 
-def site_stats(site: SiteData) -> SiteStats:
+def site_stats(site: SiteData) -> ClientStats:
     """Return the per-feature counts, sums and sums of squares of the training rows.
 
     What a hospital sends for federated preprocessing. Introduced in :ref:`ch-flower`.
     """
-    return site_statistics(site.X_train, site=site.partition_id)
+    return client_statistics(site.X_train, client=site.partition_id)
 
 
 def global_stats_from_arrays(mean: Sequence[float], std: Sequence[float]) -> GlobalStats:
@@ -190,8 +190,8 @@ def design_matrices(
     Introduced in :ref:`ch-flower`.
     """
     who = site.partition_id
-    X_tr = add_intercept(standardize_impute(site.X_train, global_stats, site=who))
-    X_te = add_intercept(standardize_impute(site.X_test, global_stats, site=who))
+    X_tr = add_intercept(standardize_impute(site.X_train, global_stats, client=who))
+    X_te = add_intercept(standardize_impute(site.X_test, global_stats, client=who))
     return (X_tr, site.y_train), (X_te, site.y_test)
 
 
