@@ -50,6 +50,19 @@ def _describe(value: object) -> str:
     return f"{text} ({type(value).__name__})"
 
 
+def check_list(value: object, *, what: str) -> Sequence[Any]:
+    """Refuse ``None``, strings, arrays and non-sequences where a list is expected.
+
+    ``what`` says what was expected ("clients must be a list of (X, y) pairs"); the
+    error adds what was received.
+    """
+    if value is None or isinstance(value, str | bytes | np.ndarray) or not isinstance(
+        value, Sequence
+    ):
+        raise InputTypeError(f"{what}, got {_describe(value)}")
+    return value
+
+
 def check_number(value: object, *, name: str) -> float:
     """Check that ``value`` is a finite real number (not bool, None, str or complex)."""
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
@@ -289,10 +302,7 @@ def check_clients(
     InputTypeError
         If ``clients`` is not a list, or a client's data is not numeric.
     """
-    if clients is None or isinstance(clients, str | bytes | np.ndarray) or not isinstance(
-        clients, Sequence
-    ):
-        raise InputTypeError(f"clients must be a list of (X, y) pairs, got {_describe(clients)}")
+    check_list(clients, what="clients must be a list of (X, y) pairs")
     if len(clients) == 0:
         raise ValueError("no clients: the list of client data sets is empty")
     if model is not None and not isinstance(getattr(model, "name", None), str):
@@ -377,6 +387,24 @@ def check_client_index(cid: object, num_clients: int) -> int:
     if not 0 <= int(cid) < num_clients:
         raise ValueError(f"client {int(cid)} does not exist: clients are 0..{num_clients - 1}")
     return int(cid)
+
+
+def check_client_call(
+    cid: object, params: object, server_round: object, rng: object, *, num_clients: int
+) -> tuple[int, str, np.random.Generator, Params]:
+    """Check the arguments a client function receives from the round loop.
+
+    ``cid`` must be one of ``0..num_clients-1``, ``server_round`` an integer ``>= 0``,
+    ``rng`` a ``numpy.random.Generator`` and ``params`` a non-empty list of finite
+    arrays. Returns ``(k, label, rng, params)``, ``label`` being the client's name in
+    error messages (``"client 3"``) and ``params`` a checked copy.
+    """
+    k = check_client_index(cid, num_clients)
+    who = client_label(k)
+    check_int(server_round, name=f"{who}: server_round", minimum=0)
+    gen = check_rng(rng, name=f"{who}: rng")
+    received = check_params(params, name=f"{who}: params")  # type: ignore[arg-type]
+    return k, who, gen, received
 
 
 def check_class_labels(y: np.ndarray, num_classes: int, *, client: int | str = "data") -> None:

@@ -33,6 +33,7 @@ from fedmed_lib._validate import (
     InputTypeError,
     _describe,
     check_clipping_norm,
+    check_list,
     check_num_examples,
     check_number,
     check_params,
@@ -123,16 +124,10 @@ def check_results_list(results: object) -> None:
 
     Introduced in :ref:`ch-fedsgd`.
     """
-    if (
-        results is None
-        or isinstance(results, str | bytes | np.ndarray)
-        or not isinstance(results, Sequence)
-    ):
-        raise InputTypeError(
-            "results must be a list of (params, num_examples) pairs or FitResults, "
-            f"got {_describe(results)}"
-        )
-    if len(results) == 0:
+    seq = check_list(
+        results, what="results must be a list of (params, num_examples) pairs or FitResults"
+    )
+    if len(seq) == 0:
         raise ValueError("no results to aggregate: the list of client results is empty")
 
 
@@ -306,10 +301,7 @@ def unweighted_average(
 
 
 def _arrays(params: Sequence[np.ndarray], name: str) -> list[NDArray[np.float64]]:
-    if params is None or isinstance(params, str | bytes | np.ndarray) or not isinstance(
-        params, Sequence
-    ):
-        raise InputTypeError(f"{name} must be a list of numpy arrays, got {_describe(params)}")
+    check_list(params, what=f"{name} must be a list of numpy arrays")
     return [check_real_array(p, name=f"{name}[{i}]") for i, p in enumerate(params)]
 
 
@@ -369,10 +361,7 @@ def unflatten(vector: np.ndarray, like: Sequence[np.ndarray]) -> Params:
         If the vector is not 1-D or its length differs from the total size of ``like``.
     """
     v = check_real_array(vector, name="vector", ndim=1)
-    if like is None or isinstance(like, str | bytes | np.ndarray) or not isinstance(
-        like, Sequence
-    ):
-        raise InputTypeError(f"like must be a list of numpy arrays, got {_describe(like)}")
+    check_list(like, what="like must be a list of numpy arrays")
     need = sum(int(np.size(p)) for p in like)
     if need != v.size:
         raise ValueError(f"vector has {v.size} entries, the arrays need {need}")

@@ -24,10 +24,9 @@ from fedmed_lib._validate import (
     InputTypeError,
     _describe,
     check_callable,
-    check_client_index,
+    check_client_call,
     check_clients,
     check_fraction,
-    check_int,
     check_labels,
     check_nonnegative,
     check_number,
@@ -395,11 +394,9 @@ def numpy_client_fn(
     def fit(
         cid: int, params: Params, server_round: int, rng: np.random.Generator
     ) -> tuple[Params, int]:
-        k = check_client_index(cid, len(data))
-        who = client_label(k)
-        check_int(server_round, name=f"{who}: server_round", minimum=0)
-        gen = check_rng(rng, name=f"{who}: rng")
-        received = check_params(params, name=f"{who}: params")
+        k, who, gen, received = check_client_call(
+            cid, params, server_round, rng, num_clients=len(data)
+        )
         if len(received) != 1:
             raise ValueError(
                 f"{who}: a numpy model has one parameter array [theta], got {len(received)}"

@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from fedmed_lib._validate import (
     InputTypeError,
     check_int,
+    check_list,
     check_positive,
     check_positive_int,
     check_seed,
@@ -145,12 +146,7 @@ def check_image_clients(
         Naming the client whose data is empty, mis-shaped, non-finite, not real
         numeric data, or whose labels are not a 1-D array of 0/1 with one per image.
     """
-    if clients is None or isinstance(clients, str | bytes | np.ndarray) or not isinstance(
-        clients, Sequence
-    ):
-        raise InputTypeError(
-            f"clients must be a list of (X, y) pairs, got {type(clients).__name__}"
-        )
+    check_list(clients, what="clients must be a list of (X, y) pairs")
     if len(clients) == 0:
         raise ValueError("no clients: the list of client data sets is empty")
     out = []

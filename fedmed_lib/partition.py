@@ -24,9 +24,9 @@ from numpy.typing import NDArray
 
 from fedmed_lib._validate import (
     InputTypeError,
-    _describe,
     check_binary_labels,
     check_int,
+    check_list,
     check_nonnegative,
     check_positive,
     check_positive_int,
@@ -333,12 +333,7 @@ def pad_clients(
         outside {0, 1}; the message names the client.
     """
     for name, value in (("X_clients", X_clients), ("y_clients", y_clients)):
-        if value is None or isinstance(value, str | bytes | np.ndarray) or not isinstance(
-            value, Sequence
-        ):
-            raise InputTypeError(
-                f"{name} must be a list with one array per client, got {_describe(value)}"
-            )
+        check_list(value, what=f"{name} must be a list with one array per client")
     if len(X_clients) == 0:
         raise ValueError("no clients: the list of client data sets is empty")
     if len(X_clients) != len(y_clients):

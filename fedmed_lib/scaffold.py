@@ -30,18 +30,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from fedmed_lib._validate import (
-    check_client_index,
+    check_client_call,
     check_clients,
     check_fraction,
-    check_int,
     check_labels,
     check_params,
     check_positive,
     check_positive_int,
     check_real_array,
-    check_rng,
     check_xy,
-    client_label,
 )
 from fedmed_lib.aggregate import weighted_average
 from fedmed_lib.algorithms import (
@@ -235,11 +232,9 @@ def scaffold_client_fn(
     def fit(
         cid: int, params: Params, server_round: int, rng: np.random.Generator
     ) -> tuple[Params, int]:
-        k = check_client_index(cid, len(data))
-        who = client_label(k)
-        check_int(server_round, name=f"{who}: server_round", minimum=0)
-        gen = check_rng(rng, name=f"{who}: rng")
-        state = check_params(params, name=f"{who}: params")
+        k, who, gen, state = check_client_call(
+            cid, params, server_round, rng, num_clients=len(data)
+        )
         if len(state) != 2:
             raise ValueError(
                 f"{who}: SCAFFOLD expects the global state [theta, c], got {len(state)} "
