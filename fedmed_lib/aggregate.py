@@ -1,11 +1,13 @@
-"""Aggregation rules: pure maths over the clients' results, and the types they share.
+"""Aggregation maths: the rules over the clients' results, parameter arithmetic, norms, clipping.
 
 The weighted average is the aggregation rule of FedSGD and FedAvg
 (McMahan et al., 2017): the global gradient of the mean loss is the average of
 the hospitals' gradients weighted by their share of the data, ``n_k / n``
 (derived in :ref:`ch-fedsgd`). The function has the same contract as Flower's
 ``flwr.server.strategy.aggregate.aggregate`` so readers can move to Flower.
-Strategies orchestrate; this module only computes.
+Strategies orchestrate; this module only computes, including the norms and the
+clipping ``update * min(1, C / ||update||)`` that DP-FedAvg (McMahan et al., 2018)
+and the norm-bounded robust rules share.
 
 The client contract
 -------------------
