@@ -9,8 +9,8 @@ Strategies orchestrate; this module only computes, including the norms and the
 clipping ``update * min(1, C / ||update||)`` that DP-FedAvg (McMahan et al., 2018)
 and the norm-bounded robust rules share.
 
-The client contract
--------------------
+Results that name their client
+------------------------------
 A client's result is either a plain ``(params, num_examples)`` pair (the chapters'
 from-scratch code and Flower's ``aggregate`` use pairs; an error then names the
 client by its *position* in the list) or a :class:`FitResult`, which also carries

@@ -240,7 +240,7 @@ class FedAvg:
         Server learning rate applied to the averaged update (1 = model averaging).
     aggregate_fn
         ``f(results, reference) -> Params`` over the clients' ``(update,
-        num_examples)`` pairs or :class:`~fedmed_lib.aggregate.FitResult` objects;
+        num_examples)`` pairs or :class:`~fedmed_lib.types.FitResult` objects;
         defaults to :func:`fedmed_lib.aggregate.weighted_average`.
     min_fit_clients
         Never sample fewer clients than this (an integer ``>= 1``).
@@ -374,7 +374,7 @@ def numpy_client_fn(
     ----------
     clients
         One ``(X, y)`` data set per client (validated once, here, including the labels
-        for the model: :func:`check_clients`).
+        for the model: ``check_clients``).
     model, lr, local_epochs, batch_size, mu, l2
         As in :func:`local_sgd` (checked here).
 

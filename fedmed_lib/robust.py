@@ -17,7 +17,7 @@ holds the defences of :ref:`ch-robust`:
 
 Every rule has the signature of :func:`fedmed_lib.aggregate.weighted_average`,
 ``f(results, reference=None) -> Params``, and accepts plain ``(update,
-num_examples)`` pairs or :class:`~fedmed_lib.aggregate.FitResult` objects; bind extra
+num_examples)`` pairs or :class:`~fedmed_lib.types.FitResult` objects; bind extra
 arguments with :func:`functools.partial` to use one as ``FedAvg(aggregate_fn=...)``.
 The rules are unweighted: ``num_examples`` is self-reported, and a malicious
 hospital could claim any number. Rules with something to report return
@@ -73,7 +73,7 @@ def validate_updates(
     ----------
     results
         One ``(update, num_examples)`` pair (named by its position) or
-        :class:`~fedmed_lib.aggregate.FitResult` (named by its ``cid``) per client.
+        :class:`~fedmed_lib.types.FitResult` (named by its ``cid``) per client.
     reference
         Arrays with the expected shapes (the global model). Required: without it a
         malformed first update would become the reference.

@@ -9,7 +9,7 @@ the History holds every number and :mod:`fedmed_lib.plotting` draws it.
 Introduced in :ref:`ch-fedavg`.
 
 Who sent what is never lost: each client's reply becomes a
-:class:`~fedmed_lib.aggregate.FitResult` carrying the client's id, so an error names
+:class:`~fedmed_lib.types.FitResult` carrying the client's id, so an error names
 the real client (client 7, not "the third sampled client"), and
 ``aggregate_fit`` returns ``(parameters, metrics)`` as in Flower; the metrics of
 every round (updates dropped as malformed, clipped, or selected by Krum) are kept
@@ -361,7 +361,7 @@ def run_simulation(
     client_fn
         ``f(client_id, params, server_round, rng) -> (update, num_examples)``, e.g.
         from :func:`fedmed_lib.algorithms.numpy_client_fn`. Each reply is handed to
-        the strategy as a :class:`~fedmed_lib.aggregate.FitResult` with the client's id.
+        the strategy as a :class:`~fedmed_lib.types.FitResult` with the client's id.
     num_clients
         Number of clients in the federation (an integer ``>= 1``).
     initial_parameters
