@@ -5,7 +5,9 @@
   an element that exists.
 - Every chapter page offers a download of its notebook and Binder and Colab launch
   links that open that notebook of the repository named in ``book/_config.yml``.
-- At a phone width of 390 px no page of the table of contents scrolls sideways.
+- At a phone width of 390 px no page of the table of contents scrolls sideways, and no
+  formula is clipped: it fits its box, or its box scrolls with a visible cue (a fade at
+  the edge that has more; chapter 2's wide matrix form is checked by name).
 - The numbers quoted on the "Results at a glance" page are the chapters' pinned outputs.
 """
 
@@ -162,6 +164,86 @@ def test_no_sideways_scroll_on_a_phone(browser, site_url: str, path: str) -> Non
     assert width <= PHONE["width"], f"{path}: the page scrolls sideways ({width} px); wide: {wide}"
     shot = Image.open(io.BytesIO(page.screenshot()))
     assert shot.width == PHONE["width"], f"{path}: screenshot {shot.width} px wide"
+    context.close()
+
+
+# A formula is clipped when an ancestor that hides overflow cuts its typeset box
+# (mjx-math). A box that scrolls (overflow-x auto or scroll) may hold a wider formula;
+# if that box is the formula's own (an inline span.math, a display mjx-container) it
+# must show the cue of custom.css: the class fedmed-scroll and a fade (mask) at the edge
+# that has more. Hidden maths (folded solutions) is skipped: it has no box yet.
+MATHS_CLIPPED_JS = """() => {
+  const problems = [];
+  const boxes = document.querySelectorAll('main mjx-container');
+  for (const m of boxes) {
+    const math = m.querySelector('mjx-math');
+    if (!math) continue;
+    let r = math.getBoundingClientRect();
+    if (r.width === 0) continue;
+    const what = (m.getAttribute('display') === 'true' ? 'display ' : 'inline ')
+                 + JSON.stringify(m.textContent.slice(0, 40));
+    for (let a = m; a && a !== document.documentElement; a = a.parentElement) {
+      const cs = getComputedStyle(a);
+      if (cs.overflowX === 'visible') continue;
+      const b = a.getBoundingClientRect();
+      if (r.right <= b.right + 1 && r.left >= b.left - 1) continue;
+      if (cs.overflowX === 'auto' || cs.overflowX === 'scroll') {
+        if (a.matches('mjx-container, .math')) {
+          const mask = cs.maskImage || cs.webkitMaskImage || 'none';
+          if (!a.classList.contains('fedmed-scroll') || mask === 'none') {
+            problems.push(what + ' scrolls with no visible cue (' + a.tagName + '.' + a.className + ')');
+          }
+        }
+        r = b;  // from here on, the scrolling box is what must fit
+        continue;
+      }
+      problems.push(what + ' is clipped by ' + a.tagName + '.' + a.className + ' (' + cs.overflowX
+                    + '; maths ' + Math.round(r.left) + '-' + Math.round(r.right) + ' px, box '
+                    + Math.round(b.left) + '-' + Math.round(b.right) + ' px)');
+      break;
+    }
+  }
+  return [boxes.length, problems];
+}"""
+
+
+def _wait_for_maths(page) -> None:
+    page.wait_for_function(
+        "() => document.documentElement.dataset.fedmedMath === 'ready'", timeout=20000
+    )
+    page.wait_for_timeout(100)  # ResizeObserver callbacks
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_maths_is_never_clipped_on_a_phone(browser, site_url: str, path: str) -> None:
+    """At 390 px every formula fits its box, or its box scrolls with a visible cue."""
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1)
+    page = context.new_page()
+    page.goto(f"{site_url}/{path}", wait_until="load")
+    _wait_for_maths(page)
+    _, problems = page.evaluate(MATHS_CLIPPED_JS)
+    assert problems == [], f"{path}: maths clipped or scrolling without a cue:\n" + "\n".join(problems[:10])
+    context.close()
+
+
+def test_a_wide_formula_scrolls_with_a_cue_on_a_phone(browser, site_url: str) -> None:
+    """Theorem 2.1's matrix form: a wide display formula shows a fade at the edge that has more."""
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1)
+    page = context.new_page()
+    page.goto(f"{site_url}/notebooks/02_loss.html", wait_until="load")
+    _wait_for_maths(page)
+    n = page.evaluate("() => document.querySelectorAll('main .fedmed-scroll.fedmed-more-right').length")
+    assert n > 0, "no wide formula on chapter 2 shows the cue at 390 px"
+    state = page.evaluate(
+        """async () => {
+             const box = document.querySelector('main .fedmed-scroll.fedmed-more-right');
+             box.scrollLeft = box.scrollWidth;
+             await new Promise(r => setTimeout(r, 100));
+             return [box.classList.contains('fedmed-more-left'),
+                     box.classList.contains('fedmed-more-right'), box.getAttribute('tabindex')];
+           }"""
+    )
+    assert state == [True, False, "0"], f"scrolled to its end, the formula's cue is {state}"
     context.close()
 
 
