@@ -9,6 +9,10 @@
 - Sphinx adds MathJax only to pages where it detects equations, and it misses
   the maths of Markdown pages parsed by MyST-NB (the notation page rendered raw
   TeX); load the site's own MathJax on every page instead.
+- Every chapter notebook opens with a code cell that installs the helper library on
+  Colab (``if "google.colab" in sys.modules: %pip install ...``). On the page it sat
+  above the chapter's title and meant nothing to a reader of the site; it is dropped
+  from the page (the notebook, its download and its launch links keep it).
 """
 
 from __future__ import annotations
@@ -38,8 +42,22 @@ def _drop_vendored_js(app: Any, config: Any) -> None:
     ]
 
 
+def _drop_colab_cell(app: Any, doctree: Any) -> None:
+    """Remove a notebook page's first code cell when it is the Colab install cell."""
+    from docutils import nodes
+
+    for cell in doctree.findall(nodes.container):
+        if cell.get("nb_element") != "cell_code":
+            continue
+        source = "".join(block.astext() for block in cell.findall(nodes.literal_block))
+        if "google.colab" in source:
+            cell.parent.remove(cell)
+        return  # only the first code cell
+
+
 def setup(app: Any) -> dict[str, Any]:
     """Register the fixes."""
+    app.connect("doctree-read", _drop_colab_cell)
     app.connect("config-inited", _drop_vendored_js)
     app.connect("html-page-context", _dedupe_scripts, priority=1)
     app.set_html_assets_policy("always")

@@ -8,6 +8,7 @@
 - At a phone width of 390 px no page of the table of contents scrolls sideways, and no
   formula is clipped: it fits its box, or its box scrolls with a visible cue (a fade at
   the edge that has more; chapter 2's wide matrix form is checked by name).
+- No chapter page shows the notebook's Colab install cell above its title.
 - The numbers quoted on the "Results at a glance" page are the chapters' pinned outputs.
 """
 
@@ -245,6 +246,35 @@ def test_a_wide_formula_scrolls_with_a_cue_on_a_phone(browser, site_url: str) ->
     )
     assert state == [True, False, "0"], f"scrolled to its end, the formula's cue is {state}"
     context.close()
+
+
+# --- chapter pages --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", CHAPTERS)
+def test_no_colab_install_cell_above_the_title(browser, site_url: str, path: str) -> None:
+    """The notebook's Colab install cell is not shown on the page (the notebook keeps it)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{site_url}/{path}", wait_until="domcontentloaded")
+    found = page.evaluate(
+        """() => {
+             const h1 = document.querySelector('main h1');
+             if (!h1) return ['no title'];
+             const top = h1.getBoundingClientRect().top + window.scrollY;
+             const walker = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
+             const hits = [];
+             for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+               if (!t.textContent.includes('google.colab')) continue;
+               const el = t.parentElement;
+               if (!el || el.getClientRects().length === 0 || getComputedStyle(el).visibility === 'hidden') continue;
+               const y = el.getBoundingClientRect().top + window.scrollY;
+               if (y < top || (h1.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_PRECEDING)) hits.push(el.textContent.slice(0, 60));
+             }
+             return hits;
+           }"""
+    )
+    assert found == [], f"{path}: visible Colab install code above the title: {found}"
+    page.close()
 
 
 # --- results at a glance ------------------------------------------------------------------
