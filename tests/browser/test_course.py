@@ -9,12 +9,15 @@
   formula is clipped: it fits its box, or its box scrolls with a visible cue (a fade at
   the edge that has more; chapter 2's wide matrix form is checked by name).
 - No chapter page shows the notebook's Colab install cell above its title.
+- A glossary link shows the term's Chinese name and definition on hover and on keyboard
+  focus, without leaving the page; every glossary link of the site has such an entry.
 - The numbers quoted on the "Results at a glance" page are the chapters' pinned outputs.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, urldefrag, urljoin, urlparse
@@ -274,6 +277,61 @@ def test_no_colab_install_cell_above_the_title(browser, site_url: str, path: str
            }"""
     )
     assert found == [], f"{path}: visible Colab install code above the title: {found}"
+    page.close()
+
+
+# --- glossary tooltips ----------------------------------------------------------------------
+
+
+def _glossary_data() -> dict:
+    from conftest import HTML
+
+    text = (HTML / "_static" / "fedmed-glossary-data.js").read_text(encoding="utf-8")
+    return json.loads(text[text.index("{") : text.rindex("}") + 1])
+
+
+def test_every_glossary_link_has_a_tooltip_entry() -> None:
+    """Every ``#term-...`` link of the site has an entry with a Chinese term and a definition."""
+    from conftest import HTML
+
+    data = _glossary_data()
+    assert len(data) >= 50, f"only {len(data)} glossary entries for the tooltips"
+    missing = set()
+    for html in HTML.rglob("*.html"):
+        if "_static" in html.parts or "_sources" in html.parts:
+            continue
+        for term in re.findall(r'href="[^"]*#(term-[^"]+)"', html.read_text(encoding="utf-8")):
+            if term not in data:
+                missing.add(term)
+    assert missing == set(), f"glossary links with no tooltip entry: {sorted(missing)}"
+    empty = [k for k, v in data.items() if not v["zh"] or not v["text"]]
+    assert empty == [], f"entries without a Chinese term or a definition: {empty}"
+    raw = [k for k, v in data.items() if re.search(r"\bch-[a-z]", v["text"])]
+    assert raw == [], f"entries with an unresolved chapter label: {raw}"
+
+
+@pytest.mark.parametrize("how", ["hover", "focus"])
+def test_glossary_link_shows_the_definition(browser, site_url: str, how: str) -> None:
+    """Hovering or focusing (keyboard) a glossary link shows its Chinese term; Escape hides it."""
+    data = _glossary_data()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{site_url}/notebooks/06_four_hospitals.html", wait_until="load")
+    link = page.locator("main a.reference[href*='glossary.html#term-']").first
+    assert link.count() == 1, "chapter 6 has no glossary link"
+    term = (link.get_attribute("href") or "").split("#", 1)[1]
+    zh = data[term]["zh"]
+    assert re.search(r"[\u4e00-\u9fff]", zh), f"{term}: no Chinese term in {zh!r}"
+    if how == "hover":
+        link.hover()
+    else:
+        link.focus()
+    tip = page.locator("#fedmed-glossary-tip")
+    tip.wait_for(state="visible", timeout=5000)
+    assert zh in tip.inner_text(), f"the tooltip of {term} does not show {zh!r}: {tip.inner_text()!r}"
+    assert link.get_attribute("aria-describedby") == "fedmed-glossary-tip"
+    assert page.url.endswith("06_four_hospitals.html"), "showing the definition left the page"
+    page.keyboard.press("Escape")
+    tip.wait_for(state="hidden", timeout=5000)
     page.close()
 
 

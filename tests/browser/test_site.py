@@ -3,7 +3,8 @@
 Every page of the table of contents loads in headless Chromium with no console
 error; every image loads; maths is typeset by the site's own MathJax with no raw
 TeX left; no TensorFlow/absl/oneDNN log line or Python warning reaches a page;
-every internal link resolves; the search page finds "gradient".
+every internal link resolves; the search page finds "gradient"; a desktop page shows
+exactly one search field, at the top of the window.
 
 The library reference (book/api/, in the table of contents, so checked above like
 every page) has an entry, with its anchor, for every public name of every module of
@@ -155,6 +156,26 @@ def test_search_finds_gradient(browser, site_url: str) -> None:
     page.wait_for_selector("#search-results ul.search li", timeout=30000)
     hits = page.evaluate("() => document.querySelectorAll('#search-results ul.search li').length")
     assert hits > 0, "the search page found nothing for 'gradient'"
+    page.close()
+
+
+SEARCH_FIELDS_JS = """() => Array.from(document.querySelectorAll(
+    'input[type=search], .search-button-field, button.search-button, #searchbox input'))
+  .filter(e => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden')
+  .map(e => { const r = e.getBoundingClientRect();
+              return {where: (e.closest('header, .bd-sidebar-primary, .bd-header-article, main') || {}).className,
+                      top: r.top, bottom: r.bottom}; })"""
+
+
+@pytest.mark.parametrize("path", ["index.html", "notebooks/18_survival.html"])
+def test_one_search_field_on_a_desktop(browser, site_url: str, path: str) -> None:
+    """At 1280 px there is one search field (not the header's and the sidebar's), in view."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{site_url}/{path}", wait_until="load")
+    page.wait_for_timeout(300)  # the sidebar scrolls to the current chapter
+    fields = page.evaluate(SEARCH_FIELDS_JS)
+    assert len(fields) == 1, f"{path}: {len(fields)} visible search fields at 1280 px: {fields}"
+    assert 0 <= fields[0]["top"] and fields[0]["bottom"] <= 900, f"{path}: the search field is out of view"
     page.close()
 
 
