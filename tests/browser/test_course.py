@@ -11,6 +11,7 @@
 - No chapter page shows the notebook's Colab install cell above its title.
 - A glossary link shows the term's Chinese name and definition on hover and on keyboard
   focus, without leaving the page; every glossary link of the site has such an entry.
+- On a phone a wide figure can be enlarged to its own size and scrolled in its box.
 - The numbers quoted on the "Results at a glance" page are the chapters' pinned outputs.
 """
 
@@ -333,6 +334,39 @@ def test_glossary_link_shows_the_definition(browser, site_url: str, how: str) ->
     page.keyboard.press("Escape")
     tip.wait_for(state="hidden", timeout=5000)
     page.close()
+
+
+# --- wide figures on a phone -----------------------------------------------------------------
+
+
+def test_a_wide_figure_can_be_enlarged_on_a_phone(browser, site_url: str) -> None:
+    """Chapter 7's 1200 px Dirichlet bars: "Enlarge figure" shows them at their own size in a
+    box that scrolls with a cue, without the page scrolling sideways; pressed again, they fit."""
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1)
+    page = context.new_page()
+    page.goto(f"{site_url}/notebooks/07_non_iid.html", wait_until="load")
+    page.wait_for_function("() => document.documentElement.dataset.fedmedFigures === 'ready'", timeout=20000)
+    buttons = page.locator("main button.fedmed-zoom-button:visible")
+    assert buttons.count() >= 1, "no wide figure of chapter 7 offers to be enlarged at 390 px"
+    button = buttons.first
+    assert button.get_attribute("aria-pressed") == "false"
+    button.click()
+    state = page.evaluate(
+        """() => { const img = document.querySelector('main img.fedmed-figure-zoomed');
+                   const box = img.closest('.fedmed-scroll');
+                   return {img: img.getBoundingClientRect().width, natural: img.naturalWidth,
+                           box: !!box && getComputedStyle(box).overflowX,
+                           cue: !!box && box.classList.contains('fedmed-more-right'),
+                           page: document.documentElement.scrollWidth}; }"""
+    )
+    assert state["img"] >= 0.95 * state["natural"], f"the enlarged figure is not at its own size: {state}"
+    assert state["box"] == "auto" and state["cue"], f"the enlarged figure's box has no scroll cue: {state}"
+    assert state["page"] <= PHONE["width"], f"the page scrolls sideways with the figure enlarged: {state}"
+    assert button.get_attribute("aria-pressed") == "true"
+    button.click()
+    width = page.evaluate("() => document.querySelector('main .cell_output img').getBoundingClientRect().width")
+    assert page.locator("main img.fedmed-figure-zoomed").count() == 0 and width <= PHONE["width"]
+    context.close()
 
 
 # --- results at a glance ------------------------------------------------------------------
