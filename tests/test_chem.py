@@ -17,6 +17,7 @@ from rdkit.Chem.Scaffolds import MurckoScaffold
 from rdkit.ML.Cluster import Butina
 
 from fedmed_lib import chem
+from fedmed_lib import data as fdata
 
 DRUGS = [
     "CC(=O)Oc1ccccc1C(=O)O",            # aspirin
@@ -32,18 +33,18 @@ DRUGS = [
 
 
 def test_loader_reads_the_installed_set() -> None:
-    data = chem.load_chembl2321810()
+    data = fdata.load_chembl2321810()
     assert len(data.smiles) == len(data.ids) == len(data.y) == 1017
     assert len(set(data.ids)) == 1017
     assert data.y.dtype == np.float64 and 4.0 < data.y.min() < data.y.max() < 10.0
     assert data.ids[0] == "1520012" and data.y[0] == pytest.approx(5.48)
-    assert data.source == chem.freewilson_data_dir()
+    assert data.source == fdata.freewilson_data_dir()
 
 
 @pytest.fixture
 def copy_dir(tmp_path: Path) -> Path:
     for name in chem.CHEMBL2321810_FILES:
-        shutil.copy(chem.freewilson_data_dir() / name, tmp_path / name)
+        shutil.copy(fdata.freewilson_data_dir() / name, tmp_path / name)
     return tmp_path
 
 
@@ -54,7 +55,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 def test_loader_reads_a_copy(copy_dir: Path) -> None:
-    data = chem.load_chembl2321810(data_dir=copy_dir)
+    data = fdata.load_chembl2321810(data_dir=copy_dir)
     assert len(data.y) == 1017 and data.source == copy_dir
 
 
@@ -77,12 +78,12 @@ def test_loader_refuses_damaged_files(
 ) -> None:
     _edit(copy_dir / name, old, new)
     with pytest.raises(ValueError, match=message):
-        chem.load_chembl2321810(data_dir=copy_dir)
+        fdata.load_chembl2321810(data_dir=copy_dir)
 
 
 def test_loader_says_which_file_is_missing(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="CHEMBL2321810.smi"):
-        chem.load_chembl2321810(data_dir=tmp_path)
+        fdata.load_chembl2321810(data_dir=tmp_path)
 
 
 # --- fingerprints ---------------------------------------------------------------------
@@ -217,7 +218,7 @@ def test_butina_refuses_an_asymmetric_matrix() -> None:
 
 @pytest.fixture(scope="module")
 def scaffolds() -> list[str]:
-    return chem.murcko_scaffolds(chem.load_chembl2321810().smiles)
+    return chem.murcko_scaffolds(fdata.load_chembl2321810().smiles)
 
 
 def test_scaffold_split_keeps_series_together(scaffolds: list[str]) -> None:
@@ -273,3 +274,8 @@ def test_scaffold_split_refuses_bad_arguments(kwargs: dict, error: type, message
 def test_scaffold_split_refuses_non_strings() -> None:
     with pytest.raises(TypeError, match="SMILES strings"):
         chem.scaffold_split("c1ccccc1", num_clients=1)
+
+
+def test_loader_lives_in_data_and_chem_reexports_it():
+    assert chem.load_chembl2321810 is fdata.load_chembl2321810
+    assert "load_chembl2321810" in fdata.__all__
