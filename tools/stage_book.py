@@ -14,6 +14,11 @@ measured execution time (``_build/timings.json``, as ``seconds_NN_slug``), and
 writes them into the staged ``_config.yml`` as MyST substitutions, so that a page
 writes ``{{ ch15_auroc_fedavg }}`` and always shows what the executed chapter
 printed. A page that uses a name no notebook defines fails the build.
+
+``--partial`` (for trying the build while some chapters are being rewritten) leaves
+out of the staged table of contents every chapter without a current executed copy and
+shows ``(not executed)`` for the numbers it glues, instead of failing. ``--lang zh``
+stages the Chinese edition instead (``tools/stage_zh.py``, into ``_build/src_zh``).
 """
 
 from __future__ import annotations
@@ -76,7 +81,13 @@ def write_substitutions(values: dict[str, str], problems: list[str]) -> None:
     config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if "--lang" in args and args[args.index("--lang") + 1 :][:1] == ["zh"]:
+        import stage_zh
+
+        return stage_zh.main([a for a in args if a not in ("--lang", "zh")])
+    partial = "--partial" in args
     if SRC.exists():
         shutil.rmtree(SRC)
     shutil.copytree(ROOT / "book", SRC)
@@ -88,6 +99,7 @@ def main() -> int:
     problems: list[str] = []
     values: dict[str, str] = {}
     origin: dict[str, str] = {}
+    left_out: set[str] = set()
     timings_path = ROOT / "_build" / "timings.json"
     if timings_path.exists():
         for nb_name, seconds in json.loads(timings_path.read_text()).items():
@@ -106,6 +118,10 @@ def main() -> int:
         a = nbformat.read(source, as_version=4)
         b = nbformat.read(executed, as_version=4)
         if [c.source for c in a.cells] != [c.source for c in b.cells]:
+            if partial:
+                left_out.add(f)
+                print(f"stage_book --partial: left out {f} (stale executed copy)", file=sys.stderr)
+                continue
             problems.append(f"{name}: the executed copy is stale (run `make execute`)")
             continue
         errors = [
@@ -121,6 +137,13 @@ def main() -> int:
             origin[key] = name
             values[key] = value
         shutil.copy(executed, SRC / "notebooks" / name)
+    if partial:
+        for page in sorted(SRC.glob("*.md")):
+            for key in SUBSTITUTION.findall(page.read_text(encoding="utf-8")):
+                values.setdefault(key, "(not executed)")
+        for part in toc.get("parts", []):
+            part["chapters"] = [c for c in part.get("chapters", []) if c["file"] not in left_out]
+        (SRC / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False, allow_unicode=True))
     write_substitutions(values, problems)
     for p in problems:
         print(p, file=sys.stderr)

@@ -13,11 +13,80 @@
   Colab (``if "google.colab" in sys.modules: %pip install ...``). On the page it sat
   above the chapter's title and meant nothing to a reader of the site; it is dropped
   from the page (the notebook, its download and its launch links keep it).
+- The Chinese edition (中文版, built from ``_build/src_zh`` by ``tools/stage_zh.py``
+  and published under ``zh/`` of the English site): every page gets a language
+  switch, a link at the top of the article to the same page in the other language
+  (``notebooks/05_fedavg.html`` <-> ``zh/notebooks/05_fedavg.html``), and a
+  ``<link rel="alternate" hreflang>`` in its head. A Chinese page that still shows
+  the English text (listed in ``fedmed_fallback_pages`` by the staging) is marked
+  ``lang="en"``, and its launch links open the English notebook (there is no Chinese
+  notebook in the repository yet). jieba's start-up messages are kept off the log.
 """
 
 from __future__ import annotations
 
+import html
+import logging
 from typing import Any
+
+SWITCH_TO_ZH = "中文"
+SWITCH_TO_EN = "English"
+
+
+def _is_zh(app: Any) -> bool:
+    return str(app.config.language or "").lower().startswith("zh")
+
+
+def _other_language_href(pagename: str, zh: bool) -> str:
+    """Relative link from ``pagename`` to the same page in the other language."""
+    up = "../" * pagename.count("/")
+    return f"{up}../{pagename}.html" if zh else f"{up}zh/{pagename}.html"
+
+
+def _language_switch(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    """Link every page to the same page in the other language (see the module docstring)."""
+    if doctree is None or "body" not in context:
+        return
+    zh = _is_zh(app)
+    href = html.escape(_other_language_href(pagename, zh))
+    lang, label = ("en", SWITCH_TO_EN) if zh else ("zh-CN", SWITCH_TO_ZH)
+    title = "Read this page in English" if zh else "阅读本页的中文版"
+    switch = (
+        f'<div class="fedmed-lang-switch"><a class="fedmed-lang-link" href="{href}" '
+        f'hreflang="{lang}" lang="{lang}" title="{title}">'
+        f'<i class="fa-solid fa-language" aria-hidden="true"></i> {label}</a></div>\n'
+    )
+    body = context["body"]
+    if zh and pagename in set(app.config.fedmed_fallback_pages):
+        body = f'<div lang="en">{body}</div>'
+        _open_english_notebook(context)
+    context["body"] = switch + body
+    context["metatags"] = context.get("metatags", "") + (
+        f'\n<link rel="alternate" hreflang="{lang}" href="{href}" />'
+    )
+
+
+def _open_english_notebook(context: dict) -> None:
+    """Launch links of an untranslated chapter: the English notebook (book/zh/ has none)."""
+
+    def fix(buttons: list) -> None:
+        for button in buttons:
+            if isinstance(button.get("url"), str):
+                button["url"] = button["url"].replace("book/zh/notebooks/", "notebooks/")
+            fix(button.get("buttons", []))
+
+    fix(context.get("header_buttons", []))
+
+
+def _quiet_jieba(app: Any, config: Any) -> None:
+    if str(config.language or "").lower().startswith("zh"):
+        logging.getLogger("jieba").setLevel(logging.WARNING)
+        try:
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)
+        except ImportError:
+            pass
 
 
 def _dedupe_scripts(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
@@ -57,7 +126,10 @@ def _drop_colab_cell(app: Any, doctree: Any) -> None:
 
 def setup(app: Any) -> dict[str, Any]:
     """Register the fixes."""
+    app.add_config_value("fedmed_fallback_pages", [], "html")
     app.connect("doctree-read", _drop_colab_cell)
+    app.connect("config-inited", _quiet_jieba)
+    app.connect("html-page-context", _language_switch, priority=900)
     app.connect("config-inited", _drop_vendored_js)
     app.connect("html-page-context", _dedupe_scripts, priority=1)
     app.set_html_assets_policy("always")
