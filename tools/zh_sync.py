@@ -86,6 +86,10 @@ FL_AS_MPC = re.compile(
 TERM_ROLE = re.compile(r"\{term\}`([^`]*)`")
 
 
+def has_chinese(text: str) -> bool:
+    return re.search(r"[\u4e00-\u9fff]", text) is not None
+
+
 def en_sha(source: str) -> str:
     """The hash recorded in a translated cell: sha256 of the English source, 16 hex digits."""
     return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
