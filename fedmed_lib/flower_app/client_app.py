@@ -33,6 +33,7 @@ from flwr.app import (
 )
 from flwr.clientapp import ClientApp
 
+from fedmed_lib.flower_app.scaling_task import train_scaling_client
 from fedmed_lib.flower_app.task import (
     SiteData,
     evaluate_site,
@@ -146,9 +147,40 @@ def stats(msg: Message, context: Context) -> Message:
     return Message(content=content, reply_to=msg)
 
 
+def _train_scaling(msg: Message, context: Context) -> Message:
+    """Run the ``train`` step of the scaling workload (:mod:`.scaling_task`)."""
+    cfg = context.node_config
+    config = msg.content.config_records["config"]
+    params = msg.content.array_records["arrays"].to_numpy_ndarrays()
+    new, n = train_scaling_client(
+        int(cfg["partition-id"]),
+        params,
+        int(config["server-round"]),  # type: ignore[arg-type]
+        num_clients=int(cfg["num-partitions"]),
+        num_rounds=int(config["num-rounds"]),  # type: ignore[arg-type]
+        local_epochs=int(config["local-epochs"]),  # type: ignore[arg-type]
+        seed=int(config["seed"]),  # type: ignore[arg-type]
+        lr=float(config["lr"]),  # type: ignore[arg-type]
+        batch_size=int(config["batch-size"]),  # type: ignore[arg-type]
+    )
+    content = RecordDict(
+        {
+            "arrays": ArrayRecord([np.asarray(a, dtype=np.float64) for a in new]),
+            "metrics": MetricRecord({"num-examples": int(n)}),
+        }
+    )
+    return Message(content=content, reply_to=msg)
+
+
 @app.train()
 def train(msg: Message, context: Context) -> Message:
-    """Train the received global model on this hospital's data and reply."""
+    """Train the received global model on this hospital's data and reply.
+
+    With the run config ``workload = "scaling"`` the node is one of many simulated
+    clients of :mod:`~fedmed_lib.flower_app.scaling_task` instead.
+    """
+    if context.run_config.get("workload", "heart") == "scaling":
+        return _train_scaling(msg, context)
     site = site_from_context(context)
     config = msg.content.config_records["config"]
     theta = msg.content.array_records["arrays"].to_numpy_ndarrays()[0]

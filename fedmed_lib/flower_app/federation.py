@@ -6,8 +6,11 @@ the SuperLink, which starts the ServerApp, and each SuperNode starts the
 ClientApp. :class:`LocalFederation` runs all of them as separate processes on
 the loopback interface, on free ports, with ``FLWR_HOME`` in a temporary folder
 and telemetry and update checks off, and stops every process it started (and
-their children) when it exits, also after an error. Introduced in
-:ref:`ch-flower`.
+their children) when it exits, also after an error. With ``tls=True`` it first
+makes a certificate authority and a SuperLink certificate
+(:mod:`fedmed_lib.flower_app.tls`) and every connection is TLS (RFC 8446): the
+SuperLink serves its certificate, and the SuperNodes and ``flwr`` verify it
+against the CA. Introduced in :ref:`ch-flower`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
+
+from fedmed_lib.flower_app.tls import TLSFiles, write_certificates
 
 APP_DIR = Path(__file__).resolve().parent
 """The Flower app folder (holds the app's ``pyproject.toml``)."""
@@ -100,6 +105,13 @@ def is_running(pid: int) -> bool:
     return True
 
 
+def _toml(value: Any) -> str:
+    """Write a value as TOML does (``true``/``false`` for booleans, JSON otherwise)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
 def _signal(pid: int, sig: int) -> None:
     try:
         os.kill(pid, sig)
@@ -146,6 +158,9 @@ class LocalFederation:
         folder (deleted on exit) if ``None``.
     data_dir
         Passed to each SuperNode as the ``data-dir`` node config.
+    tls
+        Serve TLS with a CA and certificate made in ``workdir/certs`` instead of
+        ``--insecure`` (the files are in :attr:`tls_files` after :meth:`start`).
 
     Raises
     ------
@@ -164,6 +179,7 @@ class LocalFederation:
         num_partitions: int,
         workdir: str | Path | None = None,
         data_dir: str | Path | None = None,
+        tls: bool = False,
     ) -> None:
         if num_partitions < 1:
             raise ValueError(f"num_partitions must be at least 1, got {num_partitions}")
@@ -171,9 +187,12 @@ class LocalFederation:
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp())
         self.data_dir = data_dir
+        self.tls = bool(tls)
+        self.tls_files: TLSFiles | None = None
         self.port = 0
         self.node_ports: list[int] = []
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.names: list[str] = []
         self._logs: list[IO[bytes]] = []
 
     # --- environment ------------------------------------------------------------------
@@ -205,27 +224,89 @@ class LocalFederation:
 
     def _write_flower_config(self) -> None:
         self.flwr_home.mkdir(parents=True, exist_ok=True)
+        if self.tls_files is not None:  # the flwr command verifies the SuperLink too
+            security = f'root-certificates = "{self.tls_files.ca_cert.resolve()}"\n'
+        else:
+            security = "insecure = true\n"
         (self.flwr_home / "config.toml").write_text(
             f'[superlink]\ndefault = "{CONNECTION}"\n\n'
             f"[superlink.{CONNECTION}]\n"
-            f'address = "127.0.0.1:{self.port}"\ninsecure = true\n',
+            f'address = "127.0.0.1:{self.port}"\n' + security,
             encoding="utf-8",
         )
 
-    def _spawn(self, name: str, args: list[str]) -> None:
+    def superlink_args(self) -> list[str]:
+        """Return the ``flower-superlink`` command line (TLS files or ``--insecure``)."""
+        if self.tls_files is not None:
+            security = [
+                "--ssl-ca-certfile", str(self.tls_files.ca_cert),
+                "--ssl-certfile", str(self.tls_files.server_cert),
+                "--ssl-keyfile", str(self.tls_files.server_key),
+            ]
+        else:
+            security = ["--insecure"]
+        return [
+            _executable("flower-superlink"), *security, "--host", "127.0.0.1",
+            "--port", str(self.port), "--disable-runtime-dependency-installation",
+        ]
+
+    def start_supernode(
+        self,
+        partition_id: int,
+        *,
+        name: str | None = None,
+        root_certificates: str | Path | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> subprocess.Popen[bytes]:
+        """Start one SuperNode for hospital ``partition_id`` and return its process.
+
+        It trusts ``root_certificates`` (default: the federation's CA when ``tls``
+        is on; ``--insecure`` otherwise). Its output goes to ``<name>.log``
+        (``name`` defaults to ``supernode<partition_id>``).
+
+        Raises
+        ------
+        RuntimeError
+            If the SuperLink is not started.
+        """
+        if not self.processes:
+            raise RuntimeError("start the federation first (use it in a with block)")
+        node_port = free_port()
+        self.node_ports.append(node_port)
+        node_config = f"partition-id={partition_id} num-partitions={self.num_partitions}"
+        if self.data_dir is not None:
+            node_config += f' data-dir="{Path(self.data_dir).resolve()}"'
+        if root_certificates is None and self.tls_files is not None:
+            root_certificates = self.tls_files.ca_cert
+        security = (
+            ["--root-certificates", str(root_certificates)]
+            if root_certificates is not None else ["--insecure"]
+        )
+        return self._spawn(
+            name or f"supernode{partition_id}",
+            [
+                _executable("flower-supernode"), *security,
+                "--superlink", f"127.0.0.1:{self.port}",
+                "--host", "127.0.0.1", "--port", str(node_port),
+                "--node-config", node_config, *extra_args,
+            ],
+        )
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = (self.workdir / f"{name}.log").open("wb")
         self._logs.append(log)
-        self.processes.append(
-            subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=self.env(), cwd=self.workdir,
-            )
+        proc = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=self.env(), cwd=self.workdir,
         )
+        self.processes.append(proc)
+        self.names.append(name)
+        return proc
 
     def _wait_for_port(self, port: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if any(p.poll() is not None for p in self.processes):
+            if self.processes[0].poll() is not None:
                 raise RuntimeError(f"a Flower process exited early; see the logs in {self.workdir}")
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
@@ -238,31 +319,14 @@ class LocalFederation:
     def start(self, timeout: float = 60.0) -> LocalFederation:
         """Start the SuperLink, wait until it listens, then start one SuperNode per hospital."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.tls:
+            self.tls_files = write_certificates(self.workdir / "certs")
         self.port = free_port()
         self._write_flower_config()
-        self._spawn(
-            "superlink",
-            [
-                _executable("flower-superlink"), "--insecure", "--host", "127.0.0.1",
-                "--port", str(self.port), "--disable-runtime-dependency-installation",
-            ],
-        )
+        self._spawn("superlink", self.superlink_args())
         self._wait_for_port(self.port, timeout)
         for k in range(self.num_partitions):
-            node_port = free_port()
-            self.node_ports.append(node_port)
-            node_config = f"partition-id={k} num-partitions={self.num_partitions}"
-            if self.data_dir is not None:
-                node_config += f' data-dir="{Path(self.data_dir).resolve()}"'
-            self._spawn(
-                f"supernode{k}",
-                [
-                    _executable("flower-supernode"), "--insecure",
-                    "--superlink", f"127.0.0.1:{self.port}",
-                    "--host", "127.0.0.1", "--port", str(node_port),
-                    "--node-config", node_config,
-                ],
-            )
+            self.start_supernode(k)
         return self
 
     def run(
@@ -271,10 +335,13 @@ class LocalFederation:
         *,
         app_dir: str | Path = APP_DIR,
         timeout: float = 240.0,
+        federation_config: dict[str, Any] | None = None,
     ) -> FlowerRun:
         """Submit the app with ``flwr run <app> <connection> --stream`` and wait for it.
 
-        ``num-partitions`` and ``result-path`` are added to ``run_config``.
+        ``num-partitions`` and ``result-path`` are added to ``run_config``;
+        ``federation_config`` (e.g. ``{"num-supernodes": 100}`` for a SuperLink in
+        simulation mode) is passed as ``--federation-config``.
 
         Raises
         ------
@@ -288,11 +355,15 @@ class LocalFederation:
         result_path = self.workdir / f"result_{time.monotonic_ns()}.json"
         config = {"num-partitions": self.num_partitions, **(run_config or {})}
         config["result-path"] = str(result_path)
-        overrides = " ".join(f"{k}={json.dumps(v)}" for k, v in config.items())
+        overrides = " ".join(f"{k}={_toml(v)}" for k, v in config.items())
+        args = [_executable("flwr"), "run", str(app_dir), CONNECTION, "--stream",
+                "--run-config", overrides]
+        if federation_config:
+            args += ["--federation-config",
+                     " ".join(f"{k}={_toml(v)}" for k, v in federation_config.items())]
         t0 = time.perf_counter()
         done = subprocess.run(
-            [_executable("flwr"), "run", str(app_dir), CONNECTION, "--stream",
-             "--run-config", overrides],
+            args,
             capture_output=True, text=True, env=self.env(), cwd=self.workdir, timeout=timeout,
             check=False,
         )
@@ -325,6 +396,7 @@ class LocalFederation:
                 if is_running(pid):
                     _signal(pid, signal.SIGKILL)
         self.processes.clear()
+        self.names.clear()
         for log in self._logs:
             log.close()
         self._logs.clear()

@@ -14,6 +14,12 @@ simulation:
 4. write the final model and the per-round metrics as JSON to ``result-path``
    (run config), so that the notebook that launched the run can read them.
 
+With the run config ``workload = "scaling"`` (Flower's simulation engine with many
+virtual SuperNodes, :mod:`fedmed_lib.flower_app.simulation_engine`) step 2 is
+skipped and the clients run the minibatch SGD of
+:mod:`fedmed_lib.flower_app.scaling_task`; the result also holds the time at which
+each round ended, for ``benchmarks/flower_sim.py``.
+
 Introduced in :ref:`ch-flower`.
 """
 
@@ -30,6 +36,7 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
 
 from fedmed_lib.federated_stats import ClientStats, GlobalStats, combine
+from fedmed_lib.flower_app.scaling_task import initial_parameters
 from fedmed_lib.flower_app.task import num_parameters
 
 app = ServerApp()
@@ -92,10 +99,62 @@ def _records(by_round: dict[int, Any]) -> dict[str, dict[str, float]]:
     return {str(r): {k: float(v) for k, v in rec.items()} for r, rec in by_round.items()}
 
 
+def _write_result(cfg: Any, out: dict[str, Any]) -> None:
+    path = Path(str(cfg["result-path"]))
+    tmp = path.with_suffix(".part")
+    tmp.write_text(json.dumps(out, indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
+def run_scaling(grid: Grid, context: Context) -> dict[str, Any]:
+    """FedAvg over the many clients of the scaling workload; return the result record.
+
+    All clients train in every round; no federated evaluation. ``round_ends`` holds
+    ``time.perf_counter()`` when the ServerApp started (first entry) and when each
+    round's aggregation finished. Introduced in :ref:`ch-flower`.
+    """
+    t_start = time.perf_counter()
+    cfg = context.run_config
+    num_clients = int(cfg["num-partitions"])
+    num_rounds = int(cfg["num-server-rounds"])
+    node_ids = wait_for_nodes(grid, num_clients)
+    config = ConfigRecord(
+        {
+            "lr": float(cfg["lr"]),
+            "local-epochs": int(cfg["local-epochs"]),
+            "batch-size": int(cfg.get("batch-size", 10)),
+            "seed": int(cfg.get("seed", 0)),
+            "num-rounds": num_rounds,
+        }
+    )
+    stamps = [t_start]
+
+    def round_end(server_round: int, arrays: ArrayRecord) -> None:
+        stamps.append(time.perf_counter())
+
+    strategy = FedAvg(
+        fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=num_clients,
+        min_evaluate_nodes=0, min_available_nodes=num_clients,
+    )
+    result = strategy.start(
+        grid=grid, initial_arrays=ArrayRecord(initial_parameters()),
+        num_rounds=num_rounds, train_config=config, evaluate_fn=round_end,
+    )
+    params = result.arrays.to_numpy_ndarrays()
+    return {
+        "params": [a.tolist() for a in params],
+        "num_nodes": len(node_ids),
+        "round_ends": stamps[:1] + stamps[2:],  # stamps[1] is round 0, before training
+    }
+
+
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     """Run federated preprocessing, then FedAvg, and write the results to ``result-path``."""
     cfg = context.run_config
+    if cfg.get("workload", "heart") == "scaling":
+        _write_result(cfg, run_scaling(grid, context))
+        return
     num_partitions = int(cfg["num-partitions"])
     num_rounds = int(cfg["num-server-rounds"])
     node_ids = wait_for_nodes(grid, num_partitions)
@@ -132,7 +191,4 @@ def main(grid: Grid, context: Context) -> None:
         "train_metrics": _records(result.train_metrics_clientapp),
         "evaluate_metrics": _records(result.evaluate_metrics_clientapp),
     }
-    path = Path(str(cfg["result-path"]))
-    tmp = path.with_suffix(".part")
-    tmp.write_text(json.dumps(out, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    _write_result(cfg, out)
