@@ -316,7 +316,7 @@ def private_set_intersection(
         index_b=np.asarray(index_b, dtype=np.int64),
         seen_by_a={"b_blinded": b1, "a_double_blinded": a2},
         seen_by_b={"a_blinded": a1, "matched_positions": matched},
-        bytes_sent={"a": size * (len(a_ids) + 0) + 4 * len(matched),
+        bytes_sent={"a": size * len(a_ids) + 4 * len(matched),
                     "b": size * (len(b_ids) + len(a_ids))},
     )
 
