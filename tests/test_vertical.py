@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
@@ -222,3 +224,59 @@ def test_newton_refuses_separable_data_without_penalty() -> None:
     X = np.column_stack([np.ones(4), [-2.0, -1.0, 1.0, 2.0]])
     with pytest.raises(ValueError, match="did not converge"):
         logistic_newton(X, np.array([0.0, 0.0, 1.0, 1.0]), max_iter=30)
+
+
+# --- hostile input, generated ----------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_N = 6
+
+
+def _bad_block(kind: str, rng: np.random.Generator) -> object:
+    good = rng.normal(size=(_N, 2))
+    if kind == "nan":
+        good[rng.integers(_N), rng.integers(2)] = np.nan
+        return good
+    if kind == "inf":
+        good[rng.integers(_N), 0] = -np.inf
+        return good
+    return {
+        "complex": good.astype(complex), "bool": good > 0, "str": good.astype(str),
+        "rows": good[:-1], "no_columns": np.zeros((_N, 0)), "1d": good[:, 0],
+        "none": None, "text": "lab.csv", "object": np.array([[object()] * 2] * _N),
+    }[kind]
+
+
+@settings(max_examples=60, deadline=None)
+@given(kind=st.sampled_from(["nan", "inf", "complex", "bool", "str", "rows", "no_columns", "1d",
+                             "none", "text", "object"]),
+       party=st.integers(0, 2), seed=st.integers(0, 2**16))
+def test_generated_bad_blocks_name_the_party_and_change_nothing(kind: str, party: int,
+                                                                seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    parts: list[object] = [np.column_stack([np.ones(_N), rng.normal(size=_N)]),
+                           rng.normal(size=(_N, 3)), rng.normal(size=(_N, 2))]
+    y = (np.arange(_N) % 2).astype(float)
+    vertical_logistic_regression(parts, y, lr=0.1, num_rounds=2)  # the good call works
+    parts[party] = _bad_block(kind, rng)
+    before = copy.deepcopy(parts)
+    with pytest.raises((ValueError, TypeError)) as err:
+        vertical_logistic_regression(parts, y, lr=0.1, num_rounds=2)
+    assert f"party {party}" in str(err.value)  # party 0 short: "party 1 has 6 but party 0 has 5"
+    for a, b in zip(parts, before, strict=True):
+        if isinstance(a, np.ndarray) and a.dtype != object:
+            assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+
+
+@settings(max_examples=30, deadline=None)
+@given(labels=st.lists(st.sampled_from([0.0, 1.0, 2.0, -1.0, 0.5, np.nan]), min_size=1,
+                       max_size=9))
+def test_generated_bad_labels_name_the_label_holder(labels: list[float]) -> None:
+    y = np.array(labels)
+    parts = [np.ones((_N, 1)), np.ones((_N, 2))]
+    if len(labels) == _N and set(labels) <= {0.0, 1.0}:
+        return  # a valid label vector
+    with pytest.raises(ValueError, match="party 0 \\(label holder\\)"):
+        vertical_logistic_regression(parts, y, lr=0.1, num_rounds=1)
