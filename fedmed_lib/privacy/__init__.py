@@ -1,4 +1,7 @@
-"""Privacy tools: secure aggregation (:mod:`.secagg`) and differential privacy (:mod:`.dp`).
+"""Privacy tools: secure aggregation, differential privacy and homomorphic encryption.
+
+:mod:`.secagg` masks the updates, :mod:`.dp` clips and noises them, :mod:`.he`
+encrypts them.
 
 Federated learning keeps records in the hospital but not out of the updates
 (:ref:`ch-gradient-leakage`); these modules add the protections of Part III.
