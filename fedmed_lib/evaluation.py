@@ -60,27 +60,16 @@ __all__ = [
 def check_scores(
     y: object, scores: object, *, client: int | str = 0, probabilities: bool = False
 ) -> tuple[Array, Array]:
-    """Check one client's labels and scores and return them as float64 arrays.
+    """Check one client's labels (0/1, 1 = disease) and scores; return them as float64 arrays.
 
+    ``probabilities=True`` also requires scores in [0, 1] (for calibration).
     Introduced in :ref:`ch-evaluation`.
-
-    Parameters
-    ----------
-    y
-        Labels, 0 or 1 (1 is the disease), one per patient.
-    scores
-        The model's scores, one per patient (finite; in [0, 1] when ``probabilities``).
-    client
-        The client's name in error messages.
-    probabilities
-        Require scores in [0, 1] (calibration needs probabilities).
 
     Raises
     ------
     ValueError
-        Naming the client, if the client has no patients, ``y`` and ``scores`` differ
-        in length or are not 1-D, a score is NaN or Inf (or outside [0, 1] when
-        ``probabilities``), or a label is not 0 or 1.
+        Naming the client: no patients, ``y`` and ``scores`` of different lengths or not
+        1-D, a NaN or Inf score (or one outside [0, 1]), or a label that is not 0 or 1.
     InputTypeError
         If ``y`` or ``scores`` is not numeric (a string, ``None``, ...).
     """
@@ -95,9 +84,7 @@ def check_scores(
         raise ValueError(f"{who}: y has {yy.size} entries but scores has {ss.size}")
     bad = ~np.isin(yy, (0.0, 1.0))
     if bad.any():
-        raise ValueError(
-            f"{who}: labels must be 0 or 1 (1 = disease), got {np.unique(yy[bad])[:5]}"
-        )
+        raise ValueError(f"{who}: labels must be 0 or 1 (1 = disease), got {np.unique(yy[bad])}")
     if probabilities and ((ss < 0).any() or (ss > 1).any()):
         raise ValueError(f"{who}: scores must be probabilities in [0, 1] for calibration")
     return yy, ss
@@ -108,14 +95,9 @@ def check_scores(
 
 @dataclass(frozen=True)
 class ConfusionCounts:
-    """A client's confusion counts at one threshold (integers; they add up over clients).
+    """A client's true/false positives/negatives at one threshold; they add up over clients.
 
     Introduced in :ref:`ch-evaluation`.
-
-    Attributes
-    ----------
-    tp, fp, tn, fn
-        True positives, false positives, true negatives, false negatives.
     """
 
     tp: int
@@ -127,9 +109,8 @@ class ConfusionCounts:
         """Add two clients' counts (what the server does)."""
         if not isinstance(other, ConfusionCounts):
             return NotImplemented
-        return ConfusionCounts(
-            self.tp + other.tp, self.fp + other.fp, self.tn + other.tn, self.fn + other.fn
-        )
+        return ConfusionCounts(self.tp + other.tp, self.fp + other.fp,
+                               self.tn + other.tn, self.fn + other.fn)
 
     @property
     def n(self) -> int:
@@ -178,14 +159,14 @@ def counts_metrics(counts: Sequence[ConfusionCounts]) -> dict[str, float]:
         raise ValueError("no clients: the list of counts is empty")
     for k, c in enumerate(counts):
         if not isinstance(c, ConfusionCounts):
-            raise InputTypeError(
-                f"{client_label(k)}: expected ConfusionCounts, got {type(c).__name__}"
-            )
+            raise InputTypeError(f"{client_label(k)}: expected ConfusionCounts, got {c!r}")
     total = counts[0]
     for c in counts[1:]:
         total = total + c
+
     def rate(a: int, b: int) -> float:
         return a / (a + b) if a + b > 0 else float("nan")
+
     return {
         "accuracy": rate(total.tp + total.tn, total.fp + total.fn),
         "sensitivity": rate(total.tp, total.fn),
@@ -241,26 +222,33 @@ def score_histogram(
     return out
 
 
-def _sum_histograms(histograms: Sequence[np.ndarray]) -> NDArray[np.int64]:
-    check_list(histograms, what="histograms must be a list of (2, bins) count arrays")
-    if len(histograms) == 0:
-        raise ValueError("no clients: the list of histograms is empty")
-    total: NDArray[np.int64] | None = None
-    for k, h in enumerate(histograms):
-        a = check_real_array(h, name=f"{client_label(k)}: histogram", ndim=2)
-        if a.shape[0] != 2 or (a < 0).any() or (a != np.round(a)).any():
+def _sum_tables(tables: object, *, rows: int, what: str, layout: str, integer: bool) -> Array:
+    """Check the clients' count tables (``rows`` non-negative rows, same bins) and add them."""
+    check_list(tables, what=f"{what} must be a list of ({rows}, bins) arrays, one per client")
+    assert isinstance(tables, Sequence)
+    if len(tables) == 0:
+        raise ValueError(f"no clients: the list of {what} is empty")
+    total: Array | None = None
+    for k, t in enumerate(tables):
+        a = check_real_array(t, name=f"{client_label(k)}: {what}", ndim=2)
+        if a.shape[0] != rows or (a < 0).any() or (integer and (a != np.round(a)).any()):
             raise ValueError(
-                f"{client_label(k)}: a histogram is 2 rows of non-negative integer counts "
-                f"(negatives, positives), got shape {a.shape}"
+                f"{client_label(k)}: {what} must be {rows} rows of non-negative "
+                f"{'integer counts' if integer else 'numbers'} ({layout}), got shape {a.shape}"
             )
         if total is not None and a.shape != total.shape:
             raise ValueError(
-                f"{client_label(k)}: histogram has {a.shape[1]} bins, client 0 has "
-                f"{total.shape[1]} "
-                "(all clients must use the same thresholds)"
+                f"{client_label(k)}: {what} has {a.shape[1]} bins, client 0 has "
+                f"{total.shape[1]} (all clients must use the same bins)"
             )
-        total = a.astype(np.int64) if total is None else total + a.astype(np.int64)
+        total = a.copy() if total is None else total + a
     assert total is not None
+    return total
+
+
+def _sum_histograms(histograms: Sequence[np.ndarray]) -> Array:
+    total = _sum_tables(histograms, rows=2, what="histogram", layout="negatives, positives",
+                        integer=True)
     if total[0].sum() == 0 or total[1].sum() == 0:
         raise ValueError("AUROC needs at least one positive and one negative in the federation")
     return total
@@ -301,8 +289,6 @@ def histogram_auroc(histograms: Sequence[np.ndarray]) -> float:
     return 0.5 * (lo + hi)
 
 
-# --- calibration ------------------------------------------------------------------------
-
 
 def calibration_counts(
     y: np.ndarray, scores: np.ndarray, *, num_bins: int = 10, client: int | str = 0
@@ -329,21 +315,8 @@ def calibration_counts(
 
 
 def _sum_calibration(bins: Sequence[np.ndarray]) -> Array:
-    check_list(bins, what="bins must be a list of (3, num_bins) arrays, one per client")
-    if len(bins) == 0:
-        raise ValueError("no clients: the list of calibration counts is empty")
-    total: Array | None = None
-    for k, c in enumerate(bins):
-        a = check_real_array(c, name=f"{client_label(k)}: calibration counts", ndim=2)
-        if a.shape[0] != 3 or (a < 0).any():
-            raise ValueError(
-                f"{client_label(k)}: calibration counts are 3 non-negative rows (count, sum of "
-                f"scores, sum of labels), got shape {a.shape}"
-            )
-        if total is not None and a.shape != total.shape:
-            raise ValueError(f"{client_label(k)}: {a.shape[1]} bins, client 0 has {total.shape[1]}")
-        total = a.copy() if total is None else total + a
-    assert total is not None
+    total = _sum_tables(bins, rows=3, what="calibration counts",
+                        layout="count, sum of scores, sum of labels", integer=False)
     if total[0].sum() == 0:
         raise ValueError("no patients in the calibration counts")
     return total
@@ -374,8 +347,6 @@ def expected_calibration_error(bins: Sequence[np.ndarray]) -> float:
     return float(np.abs(total[2] - total[1]).sum() / total[0].sum())
 
 
-# --- federated analytics ------------------------------------------------------------------
-
 
 def site_histogram(x: np.ndarray, edges: np.ndarray, *, client: int | str = 0) -> NDArray[np.int64]:
     """One client's counts of ``x`` in the bins ``[edges[i], edges[i+1])`` (the last bin closed).
@@ -399,9 +370,7 @@ def site_histogram(x: np.ndarray, edges: np.ndarray, *, client: int | str = 0) -
     values = check_real_array(a[~np.isnan(a)], name=f"{who}: x", ndim=1)  # refuses Inf
     out_of_range = (values < e[0]) | (values > e[-1])
     if out_of_range.any():
-        raise ValueError(
-            f"{who}: {int(out_of_range.sum())} values outside the edges [{e[0]}, {e[-1]}]"
-        )
+        raise ValueError(f"{who}: {int(out_of_range.sum())} values outside [{e[0]}, {e[-1]}]")
     counts, _ = np.histogram(values, bins=e)
     return counts.astype(np.int64)
 
