@@ -126,3 +126,17 @@ def test_linkage_attack_by_hand() -> None:
 def test_bad_input_is_named(call, error, words) -> None:
     with pytest.raises(error, match=words):
         call()
+
+
+@settings(max_examples=60, deadline=None)
+@given(bad_qi=st.one_of(st.sampled_from([None, "age", 3, [], ["zip"], ["age", "zip"]]),
+                        st.lists(st.text(max_size=3), min_size=1, max_size=3)
+                        .filter(lambda c: any(x not in small().columns for x in c))))
+def test_generated_bad_quasi_identifiers_are_named(bad_qi) -> None:
+    t = small()
+    before = t.copy()
+    for fn in (deid.k_anonymity, deid.class_sizes, lambda tt, q: deid.suppress(tt, q, 2)):
+        with pytest.raises((ValueError, TypeError)) as err:
+            fn(t, bad_qi)
+        assert "quasi_identifiers" in str(err.value)
+    pd.testing.assert_frame_equal(t, before)

@@ -100,3 +100,26 @@ def test_auroc_is_chance_for_a_model_that_saw_no_members() -> None:
 def test_bad_input_is_named(call, error, words) -> None:
     with pytest.raises(error, match=words):
         call()
+
+
+BAD_LOSSES = st.one_of(
+    st.sampled_from([None, "loss", [], [[0.1, 0.2]], [0.1, np.nan], [np.inf], [1 + 2j],
+                     [True, False], np.array(["a", "b"]), object()]),
+    st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=5).filter(
+        lambda v: not np.all(np.isfinite(v))),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(bad=BAD_LOSSES, which=st.sampled_from(["member_losses", "nonmember_losses"]))
+def test_generated_bad_losses_are_named_and_inputs_unchanged(bad, which) -> None:
+    good = np.array([0.1, 0.5, 0.9])
+    other = good.copy()
+    kwargs = {"member_losses": good, "nonmember_losses": other, which: bad}
+    before = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in kwargs.items()}
+    with pytest.raises((ValueError, TypeError)) as err:
+        loss_threshold_attack(**kwargs)
+    assert which in str(err.value)
+    for k, v in kwargs.items():
+        if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+            assert np.array_equal(v, before[k], equal_nan=True)
