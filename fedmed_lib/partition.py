@@ -340,6 +340,11 @@ def pad_clients(
         raise ValueError(
             f"got {len(X_clients)} feature matrices but {len(y_clients)} label vectors"
         )
+    fast = _pad_well_formed(X_clients, y_clients)
+    if fast is not None:
+        return fast
+    # something is unusual (lists, other dtypes, bad values): check client by client,
+    # in order, so that the first bad client is the one named
     checked: list[tuple[Array, Array]] = []
     for k, (Xk, yk) in enumerate(zip(X_clients, y_clients, strict=True)):
         Xk, yk = check_xy(Xk, yk, client=k)
@@ -359,6 +364,42 @@ def pad_clients(
         X[k, : sizes[k]] = Xk
         y[k, : sizes[k]] = yk
         mask[k, : sizes[k]] = 1.0
+    return PaddedClients(X, y, mask, sizes)
+
+
+def _pad_well_formed(
+    X_clients: Sequence[np.ndarray], y_clients: Sequence[np.ndarray]
+) -> PaddedClients | None:
+    """Stack real-valued numpy client arrays with one check of all values at once.
+
+    Returns ``None`` if any client is not a non-empty 2-D numeric ``ndarray`` with a
+    matching 1-D label ``ndarray``, or if a value is non-finite or a label not 0/1: then
+    :func:`pad_clients` checks client by client and names the first bad one. At
+    100,000 clients this avoids 100,000 calls of the per-client checks.
+    """
+    K = len(X_clients)
+    sizes = np.empty(K, dtype=np.int64)
+    first = X_clients[0]
+    d = int(first.shape[1]) if isinstance(first, np.ndarray) and first.ndim == 2 else -1
+    for k, (Xk, yk) in enumerate(zip(X_clients, y_clients, strict=True)):
+        if not (
+            type(Xk) is np.ndarray and type(yk) is np.ndarray
+            and Xk.dtype.kind in "fiu" and yk.dtype.kind in "fiu"
+            and Xk.ndim == 2 and yk.ndim == 1 and 0 < Xk.shape[0] == yk.shape[0]
+        ):
+            return None
+        if Xk.shape[1] != d:
+            return None
+        sizes[k] = Xk.shape[0]
+    max_n = int(sizes.max())
+    X = np.zeros((K, max_n, d))
+    y = np.zeros((K, max_n))
+    for k, (Xk, yk) in enumerate(zip(X_clients, y_clients, strict=True)):
+        X[k, : sizes[k]] = Xk
+        y[k, : sizes[k]] = yk
+    if not (np.isfinite(X).all() and np.isfinite(y).all() and np.isin(y, (0.0, 1.0)).all()):
+        return None
+    mask = (np.arange(max_n) < sizes[:, None]).astype(np.float64)
     return PaddedClients(X, y, mask, sizes)
 
 

@@ -5,9 +5,12 @@ Decentralized Data", AISTATS 2017) for logistic regression, simulated the way
 fedjax and TensorFlow Federated's simulation runtimes batch clients: the weights of
 all ``K`` clients are one tensor of shape ``(K, d)``, their data one padded tensor
 of shape ``(K, max_n, d)`` with a mask, and one local SGD step of every client is a
-batched matrix product (:func:`tf.einsum`). The whole run, all rounds, is a single
-:func:`tf.function`, so Python and Keras pay their per-call overhead once instead of
-once per client per round. Introduced in :ref:`ch-scaling`.
+batched matrix-vector product (:func:`tf.linalg.matvec`). The whole run, all rounds,
+is a single :func:`tf.function`, so Python and Keras pay their per-call overhead once
+instead of once per client per round; within a round the clients are trained in
+chunks small enough for the minibatches to stay in the CPU's cache, so a round costs a
+small multiple of the bare arithmetic (the "compute floor" that
+``benchmarks/bench_scaling.py`` measures). Introduced in :ref:`ch-scaling`.
 
 The simulator fills the same :class:`~fedmed_lib.simulation.History` as
 :func:`~fedmed_lib.simulation.run_simulation`, through ``History.record_round``. Its
@@ -44,6 +47,9 @@ from fedmed_lib.simulation import EvalFn, History, update_nbytes
 from fedmed_lib.types import Params
 
 IntArray = NDArray[np.int64]
+
+#: Bytes of gathered minibatch features per chunk of clients (default ``chunk_size``).
+CHUNK_BYTES = 4 * 2**20
 
 
 def minibatch_orders(
@@ -120,11 +126,20 @@ class VectorizedFedAvg:
         Minibatch size ``B``; ``None`` means one full-batch step per epoch.
     lr
         Client learning rate.
+    chunk_size
+        Clients trained together in one pass of the batched steps; ``None`` picks the
+        number whose gathered minibatches fill about :data:`CHUNK_BYTES` (4 MiB), so
+        that a chunk's local epochs run in the CPU's cache. The result does not depend
+        on it (up to float64 rounding of the average's sum).
 
     Notes
     -----
     The graph is traced once, by the constructor, and reused by every :meth:`run`
-    (any ``num_rounds``, ``seed`` and initial parameters).
+    (any ``num_rounds``, ``seed`` and initial parameters). Within a round the clients
+    are processed chunk by chunk (a ``tf.while_loop`` whose iterations may run in
+    parallel): each chunk gathers its clients' examples in minibatch order, runs the
+    local epochs and adds its share ``sum_k n_k/n W_k`` to the average, so no tensor of
+    all clients' reordered data is ever built.
     """
 
     def __init__(
@@ -135,15 +150,20 @@ class VectorizedFedAvg:
         local_epochs: int = 1,
         batch_size: int | None = None,
         lr: float,
+        chunk_size: int | None = None,
     ) -> None:
         local_epochs = check_positive_int(local_epochs, name="local_epochs")
         batch_size = check_optional_int(batch_size, name="batch_size", minimum=1)
         self.lr = check_positive(lr, name="lr")
+        chunk_size = check_optional_int(chunk_size, name="chunk_size", minimum=1)
         self.data = pad_clients(X_clients, y_clients)
         self.local_epochs = local_epochs
-        max_n = self.data.X.shape[1]
+        max_n, d = self.data.X.shape[1:]
         self.batch_size = max_n if batch_size is None else min(batch_size, max_n)
         self.num_steps = -(-max_n // self.batch_size)
+        if chunk_size is None:  # a chunk's minibatches, ~4 MiB of float64, stay in the cache
+            chunk_size = max(1, CHUNK_BYTES // (self.num_steps * self.batch_size * d * 8))
+        self.chunk_size = min(chunk_size, self.num_clients)
         self._train = self._build()
 
     @property
@@ -153,32 +173,62 @@ class VectorizedFedAvg:
 
     def _build(self) -> Any:
         K, max_n, d = self.data.X.shape
-        B, S, E = self.batch_size, self.num_steps, self.local_epochs
-        pad = S * B - max_n  # pad the example axis to a whole number of batches
-        X = np.pad(self.data.X, ((0, 0), (0, pad), (0, 0)))
-        ym = np.stack([np.pad(self.data.y, ((0, 0), (0, pad))),
-                       np.pad(self.data.mask, ((0, 0), (0, pad)))], axis=-1)
-        X_flat = tf.constant(X.reshape(K * S * B, d))  # row k * S * B + i is example i of k
-        ym_flat = tf.constant(ym.reshape(K * S * B, 2))
-        offsets = tf.constant(np.arange(K, dtype=np.int64)[:, None] * (S * B))
-        sizes = self.data.sizes.astype(np.float64)
+        B, S, E, C = self.batch_size, self.num_steps, self.local_epochs, self.chunk_size
+        num_chunks = -(-K // C)
+        # Row k * max_n + i of X_flat is example i of client k: the padded stack, not a copy
+        # padded again to whole batches. Positions past max_n (the short last batch) are
+        # clamped to a real row and masked out, as are each client's padding positions.
+        X_flat = tf.constant(self.data.X.reshape(K * max_n, d))
+        y_flat = tf.constant(self.data.y.reshape(K * max_n))
+        sizes = self.data.sizes
+        n_k = tf.constant(sizes.astype(np.int32))
         p = tf.constant(sizes / sizes.sum())  # aggregation weights n_k / n
         lr = tf.constant(self.lr, tf.float64)
+        tail = tf.range(max_n, S * B, dtype=tf.int32)[None, :]  # past max_n: never an example
         steps = range(S) if S <= 8 else None  # unroll short local epochs
 
         def local_step(
-            W: tf.Tensor, bias: tf.Tensor, Xb: tf.Tensor, ymb: tf.Tensor
+            W: tf.Tensor, bias: tf.Tensor, Xb: tf.Tensor, yb: tf.Tensor, mb: tf.Tensor
         ) -> tuple[tf.Tensor, tf.Tensor]:
-            yb, mb = ymb[..., 0], ymb[..., 1]
-            z = tf.einsum("kbd,kd->kb", Xb, W) + bias[:, None]  # logits of all clients
+            z = tf.linalg.matvec(Xb, W) + bias[:, None]  # logits of all clients, (C, B)
             err = (tf.sigmoid(z) - yb) * mb  # padding contributes nothing
             count = tf.maximum(tf.reduce_sum(mb, axis=1), 1.0)
-            W = W - lr * tf.einsum("kb,kbd->kd", err, Xb) / count[:, None]
+            W = W - lr * tf.linalg.matvec(Xb, err, transpose_a=True) / count[:, None]
             return W, bias - lr * tf.reduce_sum(err, axis=1) / count
+
+        def train_chunk(
+            orders: tf.Tensor, r: tf.Tensor, w: tf.Tensor, b: tf.Tensor, c: tf.Tensor
+        ) -> tuple[tf.Tensor, tf.Tensor]:
+            """Local training of clients c*C .. c*C+C-1; their weighted share of the average."""
+            lo = c * C
+            hi = tf.minimum(lo + C, K)
+            num = hi - lo
+            W = tf.tile(w[None, :], [num, 1])  # every client starts from the global model
+            bias = tf.fill([num], b)
+            first_row = tf.range(lo, hi) * max_n
+            for e in range(E):
+                order = tf.cast(orders[r, e, lo:hi], tf.int32)  # (num, max_n), this chunk only
+                if S * B > max_n:
+                    order = tf.concat([order, tf.tile(tail, [num, 1])], axis=1)
+                mask = tf.cast(order < n_k[lo:hi, None], tf.float64)
+                rows = tf.minimum(order, max_n - 1) + first_row[:, None]
+                # step-major (S, num, B): minibatch s of every client is one contiguous slice
+                rows = tf.transpose(tf.reshape(rows, [num, S, B]), [1, 0, 2])
+                mask = tf.transpose(tf.reshape(mask, [num, S, B]), [1, 0, 2])
+                Xe = tf.gather(X_flat, rows)
+                ye = tf.gather(y_flat, rows)
+                if steps is not None:
+                    for s in steps:
+                        W, bias = local_step(W, bias, Xe[s], ye[s], mask[s])
+                else:
+                    for s in tf.range(S):
+                        W, bias = local_step(W, bias, Xe[s], ye[s], mask[s])
+            p_c = p[lo:hi]
+            return tf.linalg.matvec(W, p_c, transpose_a=True), tf.reduce_sum(p_c * bias)
 
         @tf.function(
             input_signature=[
-                tf.TensorSpec([None, E, K, S * B], tf.int64),
+                tf.TensorSpec([None, E, K, max_n], tf.int64),
                 tf.TensorSpec([d], tf.float64),
                 tf.TensorSpec([], tf.float64),
             ],
@@ -190,21 +240,14 @@ class VectorizedFedAvg:
             bs = tf.TensorArray(tf.float64, size=num_rounds)
             w, b = w0, b0
             for r in tf.range(num_rounds):
-                W = tf.tile(w[None, :], [K, 1])  # every client starts from the global model
-                bias = tf.fill([K], b)
-                for e in range(E):
-                    # rows of every client's minibatches, step-major: (S, K, B)
-                    idx = tf.transpose(tf.reshape(orders[r, e] + offsets, [K, S, B]), [1, 0, 2])
-                    Xe = tf.gather(X_flat, idx)
-                    yme = tf.gather(ym_flat, idx)
-                    if steps is not None:
-                        for s in steps:
-                            W, bias = local_step(W, bias, Xe[s], yme[s])
-                    else:
-                        for s in tf.range(S):
-                            W, bias = local_step(W, bias, Xe[s], yme[s])
-                w = tf.einsum("k,kd->d", p, W)  # weighted average of the client models
-                b = tf.reduce_sum(p * bias)
+                w_sum = tf.zeros([d], tf.float64)
+                b_sum = tf.zeros([], tf.float64)
+                for c in tf.range(num_chunks):  # chunks of clients, in parallel where possible
+                    tf.autograph.experimental.set_loop_options(parallel_iterations=4)
+                    w_c, b_c = train_chunk(orders, r, w, b, c)
+                    w_sum += w_c  # FedAvg: the weighted average of the client models
+                    b_sum += b_c
+                w, b = w_sum, b_sum
                 ws = ws.write(r, w)
                 bs = bs.write(r, b)
             return w, b, ws.stack(), bs.stack()
@@ -240,13 +283,6 @@ class VectorizedFedAvg:
         d = self.data.X.shape[2]
         kernel, bias = _check_initial(initial_parameters, d)
         orders = self.orders(num_rounds=num_rounds, seed=seed)
-        S, B = self.num_steps, self.batch_size
-        max_n = orders.shape[-1]
-        if S * B > max_n:  # the padded tail positions are never real examples
-            tail = np.broadcast_to(
-                np.arange(max_n, S * B), (*orders.shape[:-1], S * B - max_n)
-            )
-            orders = np.concatenate([orders, tail], axis=-1)
         w, b, ws, bs = self._train(
             tf.constant(orders), tf.constant(kernel[:, 0]), tf.constant(bias[0])
         )

@@ -164,3 +164,53 @@ def test_inputs_are_not_modified():
     np.testing.assert_array_equal(y, Y)
     for a, b in zip(parts, before, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# --- padded stacks (the layout of the vectorised simulator) ------------------------------
+
+
+def _ragged_clients(seed=0, sizes=(4, 1, 6, 3)):
+    rng = np.random.default_rng(seed)
+    X = [rng.standard_normal((n, 3)) for n in sizes]
+    y = [(rng.random(n) < 0.5).astype(float) for n in sizes]
+    return X, y
+
+
+def test_pad_clients_fast_path_equals_client_by_client_path():
+    from fedmed_lib.partition import pad_clients
+
+    X, y = _ragged_clients()
+    fast = pad_clients(X, y)  # numpy float arrays: one check of all values at once
+    slow = pad_clients([Xk.tolist() for Xk in X], [yk.tolist() for yk in y])  # lists: per client
+    for name in ("X", "y", "mask", "sizes"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
+    # hand-checked layout: client 1 holds one example, then padding
+    assert fast.X.shape == (4, 6, 3)
+    np.testing.assert_array_equal(fast.mask[1], [1, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(fast.X[1, 0], X[1][0])
+    assert np.all(fast.X[1, 1:] == 0) and np.all(fast.y[1, 1:] == 0)
+    # integer data are accepted and converted, as by the per-client checks
+    ints = pad_clients([np.ones((2, 3), dtype=np.int64)], [np.array([0, 1])])
+    assert ints.X.dtype == np.float64 and ints.y.tolist() == [[0.0, 1.0]]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({2: (np.full((6, 3), np.inf), None)}, "client 2: X contains Inf"),
+        ({1: (None, np.array([0.5]))}, "client 1: labels must be 0 or 1"),
+        ({3: (None, np.array([0.0, 1.0, np.nan]))}, "client 3: y contains NaN"),
+        # two bad clients: the first one is named
+        ({1: (np.full((1, 3), np.nan), None), 3: (np.zeros((3, 4)), None)},
+         "client 1: X contains NaN"),
+    ],
+)
+def test_pad_clients_names_the_first_bad_client(bad, message):
+    from fedmed_lib.partition import pad_clients
+
+    X, y = _ragged_clients()
+    for k, (Xk, yk) in bad.items():
+        X[k] = X[k] if Xk is None else Xk
+        y[k] = y[k] if yk is None else yk
+    with pytest.raises(ValueError, match=message):
+        pad_clients(X, y)

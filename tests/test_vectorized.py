@@ -186,6 +186,44 @@ def test_same_global_model_as_numpy_fedavg_full_batch():
     assert h_vec.fit_metrics == h_np.fit_metrics
 
 
+@pytest.mark.parametrize(
+    ("client_sizes", "B", "E"),
+    [((7, 3, 5, 1, 4), 2, 2), ((12, 3, 9, 1, 4), 1, 1), ((7, 3, 5, 1, 4), None, 3)],
+)
+def test_chunks_of_clients_give_the_same_model(client_sizes, B, E):
+    # chunks of 1, 2 (ragged: 2, 2, 1) and 3 clients against all five at once
+    X, y, init = small_clients(sizes=client_sizes)
+    kw = dict(local_epochs=E, batch_size=B, lr=0.4)
+    ref = VectorizedFedAvg(X, y, **kw, chunk_size=len(X)).run(
+        num_rounds=3, seed=2, initial_parameters=init)
+    for chunk_size in (1, 2, 3):
+        sim = VectorizedFedAvg(X, y, **kw, chunk_size=chunk_size)
+        assert sim.chunk_size == chunk_size
+        h = sim.run(num_rounds=3, seed=2, initial_parameters=init)
+        for a, b in zip(h.params, ref.params, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-14)
+    assert np.abs(ref.params[0] - init[0]).max() > 1e-2  # training moved the model
+
+
+def test_default_chunk_size_fills_about_chunk_bytes():
+    from fedmed_lib.vectorized import CHUNK_BYTES
+
+    rng = np.random.default_rng(0)
+    X = [rng.standard_normal((40, 30)) for _ in range(2000)]
+    y = [np.zeros(40) for _ in range(2000)]
+    sim = VectorizedFedAvg(X, y, batch_size=10, lr=0.1)
+    # 4 steps of 10 examples of 30 float64 features: 9,600 bytes per client
+    assert sim.chunk_size == CHUNK_BYTES // 9_600 == 436
+    assert VectorizedFedAvg(X[:3], y[:3], batch_size=10, lr=0.1).chunk_size == 3
+
+
+def test_bad_chunk_size_raises():
+    X, y, _ = small_clients()
+    for bad in (0, -1, 2.5, "4", True):
+        with pytest.raises((ValueError, TypeError), match="chunk_size"):
+            VectorizedFedAvg(X, y, lr=0.1, chunk_size=bad)
+
+
 def test_compiled_graph_is_reused_and_seed_matters():
     X, y, init = small_clients()
     sim = VectorizedFedAvg(X, y, local_epochs=1, batch_size=2, lr=0.3)
