@@ -368,6 +368,7 @@ class LocalFederation:
             check=False,
         )
         seconds = time.perf_counter() - t0
+        (self.workdir / "flwr_run.log").write_text(done.stdout + done.stderr, encoding="utf-8")
         result = None
         if result_path.exists():
             result = json.loads(result_path.read_text(encoding="utf-8"))
