@@ -12,7 +12,8 @@ the Chinese twin of ``tools/stage_book.py``:
   open the Chinese notebook in the repository).
 - Every page of ``book/*.md`` is ``book/zh/<page>.md`` when it exists; otherwise the
   English page, with a notice that it is not translated yet (the library reference,
-  ``book/api/``, stays English).
+  ``book/api/``, stays English; like every English text on the Chinese site, its page
+  body is marked ``lang="en"``).
 - Every chapter is ``book/zh/notebooks/<name>.ipynb`` with the outputs of the English
   chapter's executed copy (``_build/executed/notebooks/<name>.ipynb``) merged into its
   code cells. It refuses a Chinese notebook whose cells or code (comments aside)
@@ -248,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         encoding="utf-8",
     )
-    write_config(fallback)
+    # The library reference stays English (its text is marked lang="en" on the page).
+    write_config(fallback + sorted(f"api/{p.stem}" for p in (BOOK / "api").glob("*.md")))
     for page in sorted(SRC.glob("*.md")):
         for name in stage_book.SUBSTITUTION.findall(page.read_text(encoding="utf-8")):
             if name not in values and partial:
