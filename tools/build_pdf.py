@@ -254,7 +254,8 @@ def marker_pages(pdf: Path) -> dict[str, int]:
     return pages
 
 
-def print_pdf(html: Path, pdf: Path, meta: dict[str, str], math_timeout_s: float = 240) -> dict:
+def print_pdf(html: Path, pdf: Path, meta: dict[str, str], page_numbers: bool = True,
+              math_timeout_s: float = 240) -> dict:
     from playwright.sync_api import sync_playwright
 
     header, footer = _page_templates(meta["title"])
@@ -285,17 +286,20 @@ def print_pdf(html: Path, pdf: Path, meta: dict[str, str], math_timeout_s: float
         )
         stats["untypeset_blocks"] = leftover
         entries = page.evaluate(PREPARE_JS, meta)
-        first = pdf.with_suffix(".pass1.pdf")
-        t1 = time.perf_counter()
-        # The first print only finds the pages (same page size and margins, so the same
-        # layout): no outline, no tags, no header or footer, which makes it cheaper.
-        page.pdf(path=str(first), **{**options, "outline": False, "tagged": False,
-                                     "display_header_footer": False})
-        stats["pass1_s"] = round(time.perf_counter() - t1, 1)
-        pages = marker_pages(first)
-        missing = [e["title"] for e in entries if e["mark"] not in pages]
-        if missing:
-            log(f"no page found for {len(missing)} contents entries: {missing[:5]}")
+        pages: dict[str, int] = {}
+        if page_numbers:
+            first = pdf.with_suffix(".pass1.pdf")
+            t1 = time.perf_counter()
+            # The first print only finds the pages (same page size and margins, so the same
+            # layout): no outline, no tags, no header or footer, which makes it cheaper.
+            page.pdf(path=str(first), **{**options, "outline": False, "tagged": False,
+                                         "display_header_footer": False})
+            stats["pass1_s"] = round(time.perf_counter() - t1, 1)
+            pages = marker_pages(first)
+            first.unlink()
+            missing = [e["title"] for e in entries if e["mark"] not in pages]
+            if missing:
+                log(f"no page found for {len(missing)} contents entries: {missing[:5]}")
         page.evaluate(FILL_JS, pages)
         t2 = time.perf_counter()
         page.pdf(path=str(pdf), **options)
@@ -321,7 +325,8 @@ def pdf_pages(pdf: Path) -> int:
     return int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
 
 
-def build(lang: str, src_zh: Path, copy_to: Path | None, print_only: bool = False) -> Path:
+def build(lang: str, src_zh: Path, copy_to: Path | None, print_only: bool = False,
+          page_numbers: bool = True) -> Path:
     t0 = time.perf_counter()
     if print_only:  # re-print the last single page (while working on the print layout)
         src = PDF_SRC / lang
@@ -346,7 +351,7 @@ def build(lang: str, src_zh: Path, copy_to: Path | None, print_only: bool = Fals
         "contents": edition["contents"],
     }
     pdf = OUT / f"fedmed-{lang}.pdf"
-    stats = print_pdf(html, pdf, meta)
+    stats = print_pdf(html, pdf, meta, page_numbers=page_numbers)
     stats.update(lang=lang, pages=pdf_pages(pdf), stage_s=round(t_stage, 1),
                  sphinx_s=round(t_sphinx, 1), total_s=round(time.perf_counter() - t0, 1))
     (OUT / f"fedmed-{lang}.json").write_text(json.dumps(stats, ensure_ascii=False, indent=1),
@@ -371,9 +376,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="also copy each PDF here (e.g. _build/site/_build/html)")
     parser.add_argument("--print-only", action="store_true",
                         help="print the last single-page build again (no staging, no Sphinx)")
+    parser.add_argument("--no-page-numbers", action="store_true",
+                        help="print once: the contents get no page numbers (links and "
+                        "bookmarks stay); saves the first of the two prints")
     args = parser.parse_args(argv)
     for lang in args.lang or ["en"]:
-        build(lang, args.src.resolve(), args.copy_to, print_only=args.print_only)
+        build(lang, args.src.resolve(), args.copy_to, print_only=args.print_only,
+              page_numbers=not args.no_page_numbers)
     return 0
 
 
