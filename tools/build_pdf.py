@@ -4,7 +4,7 @@ Toolchain: Sphinx's ``singlehtml`` builder (through Jupyter Book) renders the st
 book as one HTML page, exactly as the site renders it (chapter, figure and equation
 numbers, MathJax, glued numbers, executed outputs, theorems, exercises), and Debian's
 Chromium prints that page through Playwright once MathJax has typeset it. The print
-layout is ``book/_static/fedmed-print.css``; ``book/_ext/fedmed_pdf.py`` (loaded by this
+layout is ``book/_pdf/fedmed-print.css``; ``book/_ext/fedmed_pdf.py`` (loaded by this
 build only) makes the parts top-level sections and prints the folded solutions open.
 This tool adds a title page and a table of contents with page numbers: it prints twice,
 reads on which page each chapter starts (``pdftotext``) and writes the numbers in.
@@ -47,7 +47,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PDF_SRC = ROOT / "_build" / "pdf_src"
 OUT = ROOT / "_build" / "pdf"
 CHROMIUM = "/usr/bin/chromium"
-OWN_FILES = ("_ext/fedmed_pdf.py", "_static/fedmed-print.css")
+# (source under book/, destination in the staged copy). The print stylesheet is kept out
+# of book/_static/ because Jupyter Book 1 links every .css found there into every page of
+# the site; in the staged PDF copy it is in _static/ so that the PDF build links it.
+OWN_FILES = (("_ext/fedmed_pdf.py", "_ext/fedmed_pdf.py"),
+             ("_pdf/fedmed-print.css", "_static/fedmed-print.css"))
 
 EDITION = {
     "en": {"label": "English edition", "contents": "Contents", "language": "en"},
@@ -129,9 +133,9 @@ def stage(lang: str, src_zh: Path) -> Path:
         if dst.exists():
             shutil.rmtree(dst)
         shutil.copytree(src_zh, dst, ignore=shutil.ignore_patterns("_build"))
-    for rel in OWN_FILES:  # a staged copy made before these files existed still gets them
-        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / "book" / rel, dst / rel)
+    for rel, to in OWN_FILES:  # also into a staged copy made before these files existed
+        (dst / to).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "book" / rel, dst / to)
     for name in prune_toc(dst):
         log(f"{lang}: {name} is not staged (missing or stale executed copy): left out of the PDF")
     overlay_config(dst, lang)
@@ -330,7 +334,7 @@ def build(lang: str, src_zh: Path, copy_to: Path | None, print_only: bool = Fals
     t0 = time.perf_counter()
     if print_only:  # re-print the last single page (while working on the print layout)
         src = PDF_SRC / lang
-        shutil.copy(ROOT / "book" / "_static" / "fedmed-print.css",
+        shutil.copy(ROOT / "book" / "_pdf" / "fedmed-print.css",
                     OUT / lang / "site" / "_build" / "singlehtml" / "_static" / "fedmed-print.css")
         root = yaml.safe_load((src / "_toc.yml").read_text(encoding="utf-8"))["root"]
         html = OUT / lang / "site" / "_build" / "singlehtml" / f"{root}.html"

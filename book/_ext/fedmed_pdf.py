@@ -15,7 +15,9 @@ the staged ``_config.yml``); the site never loads it. It
 - prints the folded solutions open: the ``dropdown`` class (sphinx-exercise's
   ``:class: dropdown``, dropdown admonitions, toggles) is removed, so every solution
   appears under its exercise as "Solution to Exercise 3.2";
-- adds ``_static/fedmed-print.css`` (the print layout) to the page.
+
+The print layout, ``book/_pdf/fedmed-print.css``, is copied by build_pdf.py into the
+staged copy's ``_static/``, where Jupyter Book links it into the page.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from docutils import nodes
 from sphinx import addnodes
 
 FOLDED = {"dropdown", "toggle", "toggle-hidden"}
-PRINT_CSS = "fedmed-print.css"
 
 
 def _single(app: Any) -> bool:
@@ -40,7 +41,6 @@ def _share_html_handlers(app: Any) -> None:
     single = handlers.setdefault(app.builder.name, {})
     for node_name, pair in handlers.get("html", {}).items():
         single.setdefault(node_name, pair)
-    app.add_css_file(PRINT_CSS)
 
 
 def _parts(app: Any, doctree: nodes.document) -> None:
