@@ -175,3 +175,25 @@ def test_chinese_edition_is_chinese() -> None:
     pages = _pages(_pdf("zh"))
     cjk = sum(len(re.findall(r"[\u4e00-\u9fff]", p)) for p in pages)
     assert cjk > 20_000, f"only {cjk} Chinese characters"
+
+
+def test_prune_toc_leaves_out_what_is_not_staged(tmp_path: Path) -> None:
+    """build_pdf.py leaves out chapters that are not staged (and says which)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import build_pdf
+
+    (tmp_path / "intro.md").write_text("# x")
+    (tmp_path / "a.md").write_text("# a")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_x.ipynb").write_text("{}")
+    toc = {"format": "jb-book", "root": "intro", "parts": [
+        {"caption": "P", "chapters": [{"file": "notebooks/01_x"}, {"file": "notebooks/02_y"},
+                                      {"file": "a", "sections": [{"file": "b"}]}]},
+        {"caption": "Q", "chapters": [{"file": "zz"}]},
+    ]}
+    (tmp_path / "_toc.yml").write_text(yaml.safe_dump(toc))
+    assert build_pdf.prune_toc(tmp_path) == ["notebooks/02_y", "b", "zz"]
+    kept = yaml.safe_load((tmp_path / "_toc.yml").read_text())
+    assert kept["parts"] == [{"caption": "P", "chapters": [{"file": "notebooks/01_x"}, {"file": "a"}]}]

@@ -90,8 +90,8 @@ def prune_toc(src: Path) -> list[str]:
                 dropped.append(ch["file"])
                 continue
             if "sections" in ch:
-                ch["sections"] = [s for s in ch["sections"] if _exists(src, s["file"])
-                                  or dropped.append(s["file"])]
+                dropped += [s["file"] for s in ch["sections"] if not _exists(src, s["file"])]
+                ch["sections"] = [s for s in ch["sections"] if _exists(src, s["file"])]
                 if not ch["sections"]:
                     del ch["sections"]
             kept.append(ch)
