@@ -308,7 +308,6 @@ def print_pdf(html: Path, pdf: Path, meta: dict[str, str], page_numbers: bool = 
         t2 = time.perf_counter()
         page.pdf(path=str(pdf), **options)
         stats["pass2_s"] = round(time.perf_counter() - t2, 1)
-        first.unlink()
         stats["print_s"] = round(time.perf_counter() - t0 - stats["typeset_s"], 1)
         stats["contents"] = [{"kind": e["kind"], "title": e["title"], "page": pages.get(e["mark"])}
                              for e in entries]
