@@ -115,7 +115,8 @@ def test_simulation_superlink_command_and_bad_input(tmp_path):
     assert "--simulation" in args and "--insecure" in args
     fc = sim.federation_config()
     assert fc["num-supernodes"] == 100 and fc["init-args-log-to-driver"] is False
-    assert sim.env()["RAY_TMPDIR"] == str(tmp_path / "ray")
+    assert "RAY_TMPDIR" not in sim.env() or sim.env()["RAY_TMPDIR"] != str(tmp_path)
+    assert sim.ray_prefix().startswith("fm-ray-")
     with pytest.raises(ValueError, match="num_supernodes"):
         LocalSimulation(num_supernodes=0)
     with pytest.raises(ValueError, match="num_rounds"):
@@ -138,8 +139,9 @@ def test_flower_engine_with_100_virtual_supernodes_equals_run_simulation(tmp_pat
     out, err = capfd.readouterr()
     assert "ray" not in (out + err).lower() and not err
     # no process of the simulation is left
+    prefix = LocalSimulation(num_supernodes=1, workdir=tmp_path).ray_prefix()
     leftover = [p for p in federation.descendants(1)
-                if str(tmp_path) in _cmdline(p) and federation.is_running(p)]
+                if prefix in _cmdline(p) and federation.is_running(p)]
     assert not leftover
 
 

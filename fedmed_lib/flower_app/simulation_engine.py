@@ -6,7 +6,7 @@ with ``--simulation`` hands every message to a pool of Ray workers (Moritz et al
 "Ray: A Distributed Framework for Emerging AI Applications", OSDI 2018), one per
 CPU core, which load the ``ClientApp`` once and call it for whichever virtual node
 the message is addressed to. :class:`LocalSimulation` starts such a SuperLink on a
-free port of 127.0.0.1 with a temporary ``FLWR_HOME`` and Ray's files in the same
+free port of 127.0.0.1 with a temporary ``FLWR_HOME`` and Ray's files in a
 temporary folder, submits the app with ``flwr run ... --federation-config
 "num-supernodes=N ..."`` and stops everything afterwards. Ray's and Flower's log
 lines go to files in that folder, never to the caller's output.
@@ -19,6 +19,9 @@ Introduced in :ref:`ch-flower`.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +56,9 @@ class LocalSimulation(LocalFederation):
         Number of virtual SuperNodes; node ``k`` gets the node config
         ``partition-id = k``, ``num-partitions = num_supernodes`` from Flower.
     workdir
-        Folder for ``FLWR_HOME``, Ray's temporary files, the logs and the results; a
-        new temporary folder (deleted on exit) if ``None``.
+        Folder for ``FLWR_HOME``, the logs and the results; a new temporary folder
+        (deleted on exit) if ``None``. Ray's files go to a short temporary folder
+        (:attr:`ray_dir`, deleted on exit).
     num_cpus
         CPU cores Ray may use (one worker per core, each worker runs one
         ``ClientApp`` call at a time).
@@ -75,12 +79,18 @@ class LocalSimulation(LocalFederation):
         num_supernodes = check_positive_int(num_supernodes, name="num_supernodes")
         self.num_cpus = check_positive_int(num_cpus, name="num_cpus")
         super().__init__(num_partitions=num_supernodes, workdir=workdir)
+        self.ray_dir: Path | None = None
+
+    def ray_prefix(self) -> str:
+        """Prefix of Ray's temporary folder (short: Ray's socket paths must fit 107 bytes)."""
+        return f"fm-ray-{os.getpid()}-"
 
     def env(self) -> dict[str, str]:
         """Return the federation's environment plus Ray's settings and temporary folder."""
         env = super().env()
         env.update(RAY_ENV)
-        env["RAY_TMPDIR"] = str(self.workdir / "ray")
+        if self.ray_dir is not None:
+            env["RAY_TMPDIR"] = str(self.ray_dir)
         return env
 
     def superlink_args(self) -> list[str]:
@@ -104,7 +114,7 @@ class LocalSimulation(LocalFederation):
     def start(self, timeout: float = 60.0) -> LocalSimulation:
         """Start the simulation SuperLink and wait until it listens."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        (self.workdir / "ray").mkdir(exist_ok=True)
+        self.ray_dir = Path(tempfile.mkdtemp(prefix=self.ray_prefix()))
         self.port = free_port()
         self._write_flower_config()
         self._spawn("superlink", self.superlink_args())
@@ -121,6 +131,14 @@ class LocalSimulation(LocalFederation):
         """Submit the app to the virtual SuperNodes (see :meth:`LocalFederation.run`)."""
         return super().run(run_config, timeout=timeout,
                            federation_config=self.federation_config(), **kwargs)
+
+    def close(self) -> None:
+        """Stop the processes, delete Ray's temporary folder and our own temporary folder."""
+        try:
+            super().close()
+        finally:
+            if self.ray_dir is not None:
+                shutil.rmtree(self.ray_dir, ignore_errors=True)
 
     def __enter__(self) -> LocalSimulation:
         try:
