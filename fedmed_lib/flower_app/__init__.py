@@ -5,6 +5,12 @@
 * :mod:`~fedmed_lib.flower_app.server_app`: the ``ServerApp`` the coordinating site runs;
 * :mod:`~fedmed_lib.flower_app.federation`: start one SuperLink and one SuperNode per
   hospital on 127.0.0.1, run the app with ``flwr run``, stop everything.
+* :mod:`~fedmed_lib.flower_app.tls`: a certificate authority and a SuperLink
+  certificate made locally, for the federation over TLS;
+* :mod:`~fedmed_lib.flower_app.scaling_task`: the many-client workload of
+  :ref:`ch-scaling` (no Flower), shared with ``benchmarks/``;
+* :mod:`~fedmed_lib.flower_app.simulation_engine`: the same app on Flower's
+  simulation engine (Ray) with many virtual SuperNodes.
 
 The app's ``pyproject.toml`` (its Flower configuration) sits in this folder. Flower is
 Beutel et al., "Flower: A Friendly Federated Learning Research Framework", 2020.

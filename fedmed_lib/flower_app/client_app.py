@@ -12,7 +12,10 @@ Flower (Beutel et al., 2020) delivers three kinds of messages to a hospital:
   hospital's test split.
 
 The hospital is chosen by the SuperNode's ``--node-config "partition-id=K
-num-partitions=N"``; a SuperNode reads only its own hospital's file. The numerical
+num-partitions=N"``; a SuperNode reads only its own hospital's file. With the run config
+``workload = "scaling"`` a ``train`` message runs instead the minibatch SGD of
+client ``partition-id`` of :mod:`fedmed_lib.flower_app.scaling_task` (Flower's
+simulation engine, many virtual SuperNodes). The numerical
 work is in :mod:`fedmed_lib.flower_app.task`. Introduced in :ref:`ch-flower`.
 """
 
