@@ -22,6 +22,7 @@ from fedmed_lib.flower_app.tls import (
     make_server_certificate,
     write_ca_certificate,
     write_certificates,
+    write_supernode_keys,
 )
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -108,18 +109,43 @@ def test_flower_config_names_the_ca(tmp_path):
     assert "--insecure" not in args and args[args.index("--ssl-keyfile") + 1].endswith("server.key")
 
 
+def test_supernode_keys_are_openssh_ec(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import (
+        load_ssh_private_key,
+        load_ssh_public_key,
+    )
+
+    private, public = write_supernode_keys(tmp_path, "hospital0")
+    key = load_ssh_private_key(private.read_bytes(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp384r1"
+    assert load_ssh_public_key(public.read_bytes()).public_numbers() == (
+        key.public_key().public_numbers())
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    with pytest.raises(ValueError, match="name"):
+        write_supernode_keys(tmp_path, "")
+    with pytest.raises(ValueError, match="tls"):
+        LocalFederation(num_partitions=1, supernode_auth=True)
+
+
 @pytest.mark.timeout(300)
-def test_tls_federation_and_a_supernode_trusting_another_ca(tmp_path):
+def test_tls_federation_with_supernode_auth_refuses_strangers(tmp_path):
     num_rounds, lr, local_epochs = 1, 1.0, 3
     history, _ = reference_simulation(num_partitions=2, num_rounds=num_rounds, lr=lr,
                                       local_epochs=local_epochs)
     other_ca = write_ca_certificate(tmp_path / "elsewhere")
-    fed = LocalFederation(num_partitions=2, workdir=tmp_path / "fed", tls=True)
+    fed = LocalFederation(num_partitions=2, workdir=tmp_path / "fed", tls=True,
+                          supernode_auth=True)
     with fed:
         rogue = fed.start_supernode(0, name="rogue", root_certificates=other_ca)
+        # right CA, but a key the SuperLink's operator never registered
+        unregistered, _ = fed.register_supernode("stranger", register=False)
+        stranger = fed.start_supernode(
+            1, name="stranger", extra_args=("--auth-supernode-private-key", str(unregistered)))
         run = fed.run({"num-server-rounds": num_rounds, "lr": lr, "local-epochs": local_epochs,
                        "fraction-evaluate": 0.0})
         rogue_code = rogue.wait(timeout=60)
+        stranger_code = stranger.wait(timeout=60)
         logs = fed.logs()
         every = fed.pids()
     assert run.returncode == 0, run.log[-3000:]
@@ -130,4 +156,7 @@ def test_tls_federation_and_a_supernode_trusting_another_ca(tmp_path):
     # the SuperNode that trusts another CA could not even connect, and gave up
     assert rogue_code != 0
     assert "CERTIFICATE_VERIFY_FAILED" in logs["rogue"]
+    # the SuperNode with the right CA but an unregistered key was refused by the SuperLink
+    assert "--enable-supernode-auth" in fed.superlink_args()
+    assert stranger_code != 0 and "Failed to activate SuperNode" in logs["stranger"]
     assert not any(federation.is_running(p) for p in every)

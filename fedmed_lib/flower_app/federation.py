@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from fedmed_lib.flower_app.tls import TLSFiles, write_certificates
+from fedmed_lib.flower_app.tls import TLSFiles, write_certificates, write_supernode_keys
 
 APP_DIR = Path(__file__).resolve().parent
 """The Flower app folder (holds the app's ``pyproject.toml``)."""
@@ -161,6 +161,10 @@ class LocalFederation:
     tls
         Serve TLS with a CA and certificate made in ``workdir/certs`` instead of
         ``--insecure`` (the files are in :attr:`tls_files` after :meth:`start`).
+    supernode_auth
+        SuperNode authentication (requires ``tls``): the SuperLink runs with
+        ``--enable-supernode-auth``, each hospital's public key is registered with
+        ``flwr supernode register`` and each SuperNode signs with its private key.
 
     Raises
     ------
@@ -180,6 +184,7 @@ class LocalFederation:
         workdir: str | Path | None = None,
         data_dir: str | Path | None = None,
         tls: bool = False,
+        supernode_auth: bool = False,
     ) -> None:
         if num_partitions < 1:
             raise ValueError(f"num_partitions must be at least 1, got {num_partitions}")
@@ -187,7 +192,10 @@ class LocalFederation:
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp())
         self.data_dir = data_dir
+        if supernode_auth and not tls:
+            raise ValueError("supernode_auth=True needs tls=True (Flower requires TLS for it)")
         self.tls = bool(tls)
+        self.supernode_auth = bool(supernode_auth)
         self.tls_files: TLSFiles | None = None
         self.port = 0
         self.node_ports: list[int] = []
@@ -246,7 +254,9 @@ class LocalFederation:
         else:
             security = ["--insecure"]
         return [
-            _executable("flower-superlink"), *security, "--host", "127.0.0.1",
+            _executable("flower-superlink"), *security,
+            *(["--enable-supernode-auth"] if self.supernode_auth else []),
+            "--host", "127.0.0.1",
             "--port", str(self.port), "--disable-runtime-dependency-installation",
         ]
 
@@ -276,6 +286,9 @@ class LocalFederation:
         node_config = f"partition-id={partition_id} num-partitions={self.num_partitions}"
         if self.data_dir is not None:
             node_config += f' data-dir="{Path(self.data_dir).resolve()}"'
+        if self.supernode_auth and "--auth-supernode-private-key" not in extra_args:
+            private, _ = self.register_supernode(name or f"supernode{partition_id}")
+            extra_args = (*extra_args, "--auth-supernode-private-key", str(private))
         if root_certificates is None and self.tls_files is not None:
             root_certificates = self.tls_files.ca_cert
         security = (
@@ -291,6 +304,28 @@ class LocalFederation:
                 "--node-config", node_config, *extra_args,
             ],
         )
+
+    def register_supernode(self, name: str, *, register: bool = True) -> tuple[Path, Path]:
+        """Make a key pair for SuperNode ``name`` and register its public key (``flwr``).
+
+        With ``register=False`` the keys are made but not registered: a SuperNode that
+        signs with them is refused. Returns ``(private_key, public_key)`` paths.
+
+        Raises
+        ------
+        RuntimeError
+            If ``flwr supernode register`` fails.
+        """
+        private, public = write_supernode_keys(self.workdir / "keys", name)
+        if register:
+            done = subprocess.run(
+                [_executable("flwr"), "supernode", "register", str(public), CONNECTION],
+                capture_output=True, text=True, env=self.env(), cwd=self.workdir,
+                timeout=120, check=False,
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"flwr supernode register failed: {done.stdout}{done.stderr}")
+        return private, public
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = (self.workdir / f"{name}.log").open("wb")

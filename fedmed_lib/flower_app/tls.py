@@ -237,3 +237,34 @@ def certificate_hosts(cert_path: str | Path) -> list[str]:
     return [str(v) for v in san.get_values_for_type(x509.IPAddress)] + list(
         san.get_values_for_type(x509.DNSName)
     )
+
+
+def write_supernode_keys(folder: str | Path, name: str) -> tuple[Path, Path]:
+    """Make a SuperNode's authentication key pair: ``<name>.key`` (private), ``<name>.pub``.
+
+    An EC P-384 key in OpenSSH format, what Flower's SuperNode authentication reads:
+    the SuperLink's operator registers the public key (``flwr supernode register
+    <name>.pub``) and the SuperNode signs its requests with the private key
+    (``--auth-supernode-private-key``). Introduced in :ref:`ch-flower`.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is empty.
+    """
+    _check_text(name, "name")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP384R1())
+    private = _write(
+        folder / f"{name}.key",
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                          serialization.NoEncryption()),
+        private=True,
+    )
+    public = _write(
+        folder / f"{name}.pub",
+        key.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                      serialization.PublicFormat.OpenSSH),
+    )
+    return private, public
