@@ -16,11 +16,11 @@ export MPLBACKEND := module://matplotlib_inline.backend_inline
 # CI and offline machines read the data from here (../shared/data beside the clone).
 export FEDMED_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: book test lab install mathjax browser execute build build-strict serve bench lint unit nbval nbval-portable browser-test clean
+.PHONY: book test lab install mathjax browser execute build build-strict build-zh build-zh-strict pdf pdf-test serve bench lint unit nbval nbval-portable browser-test clean
 
-book: install mathjax execute build serve
+book: install mathjax execute build pdf serve
 
-test: install mathjax browser lint unit nbval nbval-portable build-strict browser-test
+test: install mathjax browser lint unit nbval nbval-portable build-strict pdf pdf-test browser-test
 
 ## --- installation --------------------------------------------------------------
 install: $(VENV)/.installed
@@ -42,11 +42,12 @@ book/_vendor/mathjax/tex-chtml.js:
 	rm -rf book/_vendor/mathjax && cp -r _build/mathjax/package/es5 book/_vendor/mathjax
 	test -f $@
 
-# Debian's Chromium for the browser test (Playwright's own browser download fails offline).
+# Debian's Chromium for the browser test and the PDFs (Playwright's own browser download
+# fails offline), and Debian's Noto CJK fonts for the Chinese edition.
 browser:
-	@command -v chromium >/dev/null || { \
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 	@chromium --version
 
 ## --- the book -------------------------------------------------------------------
@@ -56,12 +57,38 @@ execute: install
 build: install mathjax
 	$(BIN)/python tools/stage_book.py
 	$(BIN)/jupyter-book build _build/src --path-output _build/site --builder html
-	@echo "The HTML files are in $(HTML)/ (open $(HTML)/index.html)"
+	$(MAKE) --no-print-directory build-zh
+	@echo "The HTML files are in $(HTML)/ (open $(HTML)/index.html; Chinese: $(HTML)/zh/)"
 
 build-strict: install mathjax
 	$(BIN)/python tools/stage_book.py
 	$(BIN)/jupyter-book build _build/src --path-output _build/site --builder html -W -n --keep-going
-	@echo "The HTML files are in $(HTML)/"
+	$(MAKE) --no-print-directory build-zh-strict
+	@echo "The HTML files are in $(HTML)/ (Chinese: $(HTML)/zh/)"
+
+# The Chinese edition (book/zh/, tools/stage_zh.py): built on its own with the English
+# chapters' executed outputs and published under zh/ of the English site.
+HTML_ZH := _build/site_zh/_build/html
+
+build-zh: install mathjax
+	$(BIN)/python tools/stage_zh.py
+	$(BIN)/jupyter-book build _build/src_zh --path-output _build/site_zh --builder html
+	rm -rf $(HTML)/zh && mkdir -p $(HTML) && cp -r $(HTML_ZH) $(HTML)/zh
+
+build-zh-strict: install mathjax
+	$(BIN)/python tools/stage_zh.py
+	$(BIN)/jupyter-book build _build/src_zh --path-output _build/site_zh --builder html -W -n --keep-going
+	rm -rf $(HTML)/zh && mkdir -p $(HTML) && cp -r $(HTML_ZH) $(HTML)/zh
+
+# The PDF books (tools/build_pdf.py): the single-page build printed by Debian's Chromium,
+# in English and in Chinese, copied beside the site's index.html (fedmed-en.pdf,
+# fedmed-zh.pdf). Needs the executed notebooks and the staged Chinese book (build-zh).
+pdf: install mathjax browser
+	$(BIN)/python tools/stage_zh.py
+	$(BIN)/python tools/build_pdf.py --lang en --lang zh --copy-to $(HTML)
+
+pdf-test: install
+	$(BIN)/pytest tests/test_pdf.py -q
 
 serve:
 	@echo "Serving the book at http://127.0.0.1:$(PORT) (HTML files in $(HTML)/); Ctrl-C stops."
@@ -76,7 +103,7 @@ lint: install
 	$(BIN)/mypy fedmed_lib
 
 unit: install
-	$(BIN)/pytest tests --ignore=tests/browser -q
+	$(BIN)/pytest tests --ignore=tests/browser --ignore=tests/test_pdf.py -q
 
 # Executes every notebook once, checks asserts and pinned outputs, keeps the executed
 # copies for the build and prints the timing table (tools/nbval_capture.py).
