@@ -69,3 +69,24 @@ def test_notebooks_committed_without_outputs() -> None:
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+FIGURE_CALL = re.compile(r"plt\.show\(|display\(Draw\.|MolsToGridImage|DrawMorganBit")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_figure_has_alt_text(path: Path) -> None:
+    """A figure's alt text says what it shows (MyST-NB reads it from the cell's metadata
+    `mystnb.image.alt`); without it a screen reader reads the image's file name."""
+    nb = nbformat.read(path, as_version=4)
+    missing = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not FIGURE_CALL.search(cell.source):
+            continue
+        alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
+        if len(alt.split()) < 8 or re.search(r"\.(png|svg|jpe?g)\b", alt):
+            missing.append(i)
+    assert missing == [], (
+        f"{path.name}: figure cells {missing} need alt text that says what the figure shows "
+        "(cell metadata mystnb.image.alt, at least eight words)"
+    )

@@ -59,6 +59,15 @@ def test_page_renders(browser, site_url: str, path: str) -> None:
               .map(img => img.getAttribute('src'))"""
     )
     assert broken == [], f"{path}: images that did not load: {broken}"
+    # Alt text: every figure of a chapter says what it shows, never its file name.
+    if path.startswith("notebooks/"):
+        no_alt = page.evaluate(
+            """() => Array.from(document.querySelectorAll('main img'))
+                  .map(img => [img.getAttribute('src'), (img.getAttribute('alt') || '').trim()])
+                  .filter(([src, alt]) => alt.split(/\\s+/).length < 8 || /\\.(png|svg|jpe?g)\\b/.test(alt))
+                  .map(([src, alt]) => src + ' alt=' + JSON.stringify(alt))"""
+        )
+        assert no_alt == [], f"{path}: figures without descriptive alt text: {no_alt}"
 
     # Maths: typeset, without raw TeX delimiters or MathJax errors left in the prose.
     has_math = page.evaluate("() => document.querySelectorAll('.math').length > 0")
