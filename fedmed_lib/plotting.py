@@ -13,21 +13,27 @@ from matplotlib.axes import Axes
 from fedmed_lib._validate import InputTypeError, check_int
 
 HOSPITAL_COLORS: tuple[str, ...] = (
-    "#1f77b4",  # 0 blue    (Cleveland in the heart-disease chapters)
-    "#d62728",  # 1 red     (Hungary)
-    "#2ca02c",  # 2 green   (Switzerland)
-    "#ff7f0e",  # 3 orange  (Long Beach VA)
-    "#9467bd",  # 4 purple
-    "#8c564b",  # 5 brown
-    "#e377c2",  # 6 pink
-    "#17becf",  # 7 cyan
+    "#0072B2",  # 0 blue           (Cleveland in the heart-disease chapters)
+    "#D55E00",  # 1 vermillion     (Hungary)
+    "#009E73",  # 2 bluish green   (Switzerland)
+    "#E69F00",  # 3 orange         (Long Beach VA)
+    "#CC79A7",  # 4 reddish purple
+    "#56B4E9",  # 5 sky blue
+    "#F0E442",  # 6 yellow
+    "#8C564B",  # 7 brown
 )
-"""Colour of hospital ``k`` is ``HOSPITAL_COLORS[k % 8]`` throughout the book."""
+"""Colour of hospital ``k`` is ``HOSPITAL_COLORS[k % 8]`` throughout the book.
+
+The first seven are Okabe and Ito's palette ("Color Universal Design", 2008), chosen to
+stay distinguishable under the common colour-vision deficiencies;
+``tests/test_plotting.py`` checks the first four under simulated protanopia,
+deuteranopia and tritanopia.
+"""
 
 GLOBAL_COLOR = "#000000"
 """The federated (global) model is drawn in black."""
 
-POOLED_COLOR = "#7f7f7f"
+POOLED_COLOR = "#b0b0b0"
 """The pooled (centralised) reference is drawn in grey."""
 
 
