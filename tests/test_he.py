@@ -183,3 +183,17 @@ def test_phe_sum_refuses_mixed_layouts(phe_keys) -> None:
         he.phe_sum([a, b])
     with pytest.raises(ValueError, match="overflows"):
         he.phe_sum([a, a, a])  # room for 2 summands only
+
+
+def test_ckks_refuses_the_crashing_import_order() -> None:
+    """After tensorflow without tenseal, ckks_context explains instead of crashing later."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, types; sys.modules['tensorflow'] = types.ModuleType('tensorflow')\n"
+        "from fedmed_lib.privacy import he\n"
+        "try:\n    he.ckks_context()\nexcept RuntimeError as e:\n    print('refused:', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "refused:" in out.stdout and "before tensorflow" in out.stdout, out.stdout + out.stderr

@@ -160,7 +160,7 @@ class LocalFederation:
         Passed to each SuperNode as the ``data-dir`` node config.
     tls
         Serve TLS with a CA and certificate made in ``workdir/certs`` instead of
-        ``--insecure`` (the files are in :attr:`tls_files` after :meth:`start`).
+        ``--insecure`` (the files are in ``tls_files`` after :meth:`start`).
     supernode_auth
         SuperNode authentication (requires ``tls``): the SuperLink runs with
         ``--enable-supernode-auth``, each hospital's public key is registered with

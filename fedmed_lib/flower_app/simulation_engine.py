@@ -58,7 +58,7 @@ class LocalSimulation(LocalFederation):
     workdir
         Folder for ``FLWR_HOME``, the logs and the results; a new temporary folder
         (deleted on exit) if ``None``. Ray's files go to a short temporary folder
-        (:attr:`ray_dir`, deleted on exit).
+        (``ray_dir``, deleted on exit).
     num_cpus
         CPU cores Ray may use (one worker per core, each worker runs one
         ``ClientApp`` call at a time).

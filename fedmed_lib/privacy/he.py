@@ -25,6 +25,7 @@ happens when it colludes with the server and what the decrypted sum still reveal
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -475,6 +476,14 @@ def ckks_context(
 
     Introduced in :ref:`ch-encryption`.
     """
+    if "tenseal" not in sys.modules and "tensorflow" in sys.modules:
+        # TenSEAL and TensorFlow each bring their own protobuf runtime; loaded in this
+        # order, TenSEAL's serialize() crashes the process (segmentation fault).
+        raise RuntimeError(
+            "tensorflow was imported before tenseal in this process, and TenSEAL then "
+            "crashes when it serialises a ciphertext: import fedmed_lib.privacy.he "
+            "(or tenseal) before tensorflow, or use a fresh kernel"
+        )
     import tenseal as ts
 
     poly_modulus_degree = check_positive_int(poly_modulus_degree, name="poly_modulus_degree")
