@@ -301,6 +301,8 @@ def test_every_glossary_link_has_a_tooltip_entry() -> None:
     for html in HTML.rglob("*.html"):
         if "_static" in html.parts or "_sources" in html.parts:
             continue
+        if html.relative_to(HTML).parts[0] == "zh":  # the Chinese site has its own glossary
+            continue
         for term in re.findall(r'href="[^"]*#(term-[^"]+)"', html.read_text(encoding="utf-8")):
             if term not in data:
                 missing.add(term)

@@ -59,10 +59,10 @@ def test_page_renders(browser, site_url: str, path: str) -> None:
               .map(img => img.getAttribute('src'))"""
     )
     assert broken == [], f"{path}: images that did not load: {broken}"
-    # Alt text: every figure of a chapter says what it shows, never its file name.
+    # Alt text: every figure a chapter's code draws says what it shows, never its file name.
     if path.startswith("notebooks/"):
         no_alt = page.evaluate(
-            """() => Array.from(document.querySelectorAll('main img'))
+            """() => Array.from(document.querySelectorAll('main .cell_output img'))
                   .map(img => [img.getAttribute('src'), (img.getAttribute('alt') || '').trim()])
                   .filter(([src, alt]) => alt.split(/\\s+/).length < 8 || /\\.(png|svg|jpe?g)\\b/.test(alt))
                   .map(([src, alt]) => src + ' alt=' + JSON.stringify(alt))"""
