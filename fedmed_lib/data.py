@@ -10,6 +10,13 @@
 * :func:`load_breastmnist` returns BreastMNIST (Yang et al., "MedMNIST v2", 2023),
   28x28 breast ultrasound images from Al-Dhabyani et al. (2020).
 
+**One label convention.** Every loader of a diagnosis returns ``1`` for the disease
+(the positive class) and ``0`` for its absence: malignant tumours in
+:func:`load_breast_cancer` and :func:`load_breastmnist` (whose sources code them the
+other way round), heart disease present (``num > 0``) in :func:`load_heart_disease`.
+:data:`POSITIVE_CLASS` names the positive class of each. Every chapter uses these
+labels as returned.
+
 Where the files come from, in this order:
 
 1. the ``data_dir`` argument;
@@ -71,6 +78,7 @@ __all__ = [
     "HEART_SHA256",
     "HEART_SITES",
     "HEART_SITE_NAMES",
+    "POSITIVE_CLASS",
     "cache_dir",
     "heart_file",
     "freewilson_data_dir",
@@ -172,8 +180,10 @@ def load_diabetes() -> tuple[NDArray[np.float64], NDArray[np.float64], list[str]
 def load_breast_cancer() -> tuple[NDArray[np.float64], NDArray[np.int64], list[str]]:
     """Return the Wisconsin Diagnostic Breast Cancer data (569 patients, 30 features).
 
-    Labels follow scikit-learn: ``1 = benign`` (357 patients), ``0 = malignant``
-    (212). Features are raw (not standardised). Introduced in :ref:`ch-why-fl`.
+    Labels follow the book's convention, the positive class is the disease:
+    ``1 = malignant`` (212 patients), ``0 = benign`` (357). scikit-learn codes them
+    the other way round (``target == 0`` is malignant); this loader flips them.
+    Features are raw (not standardised). Introduced in :ref:`ch-why-fl`.
 
     Returns
     -------
@@ -185,9 +195,17 @@ def load_breast_cancer() -> tuple[NDArray[np.float64], NDArray[np.int64], list[s
     bunch = datasets.load_breast_cancer()
     return (
         np.asarray(bunch.data, dtype=np.float64),
-        np.asarray(bunch.target, dtype=np.int64),
+        1 - np.asarray(bunch.target, dtype=np.int64),
         [str(f) for f in bunch.feature_names],
     )
+
+
+POSITIVE_CLASS: dict[str, str] = {
+    "load_breast_cancer": "malignant",
+    "load_breastmnist": "malignant",
+    "load_heart_disease": "heart disease (num > 0)",
+}
+"""What label ``1`` means for each loader of a diagnosis: always the disease."""
 
 
 # --- where files live -----------------------------------------------------------------
@@ -477,7 +495,9 @@ def _read_breastmnist(path: Path) -> dict[str, NDArray[np.generic]]:
             labels = a.reshape(-1).astype(np.int64)
             if not np.isin(labels, [0, 1]).all():
                 raise ValueError(f"{path}: {key} must hold only 0 and 1")
-            out[key] = labels
+            # MedMNIST codes 0 = malignant, 1 = normal/benign; the book's convention
+            # is that the positive class is the disease, so the loader flips them.
+            out[key] = 1 - labels
     return out
 
 
@@ -486,7 +506,9 @@ def load_breastmnist(
 ) -> dict[str, NDArray[np.generic]]:
     """Return BreastMNIST: 780 breast-ultrasound images of 28x28 pixels, official split.
 
-    Labels: ``0 = malignant``, ``1 = normal or benign``. Introduced in
+    Labels follow the book's convention, the positive class is the disease:
+    ``1 = malignant``, ``0 = normal or benign`` (the MedMNIST file codes them the other
+    way round; this loader flips them). Introduced in
     :ref:`ch-medical-images`.
 
     Parameters

@@ -52,16 +52,24 @@ def test_load_diabetes_matches_sklearn() -> None:
     assert names == list(ref.feature_names)
 
 
-def test_load_breast_cancer_matches_sklearn_and_benign_is_one() -> None:
+def test_load_breast_cancer_matches_sklearn_and_malignant_is_one() -> None:
     X, y, names = data.load_breast_cancer()
     ref = datasets.load_breast_cancer()
     assert X.dtype == np.float64 and y.dtype == np.int64
     assert X.shape == (569, 30)
-    np.testing.assert_array_equal(y, ref.target)
-    assert set(np.unique(y)) == {0, 1}
-    benign = list(ref.target_names).index("benign")
-    assert benign == 1
+    malignant = list(ref.target_names).index("malignant")  # scikit-learn: 0 = malignant
+    np.testing.assert_array_equal(y, (ref.target == malignant).astype(np.int64))
+    assert int(y.sum()) == 212 and int((y == 0).sum()) == 357  # WDBC: 212 malignant
     assert names == list(ref.feature_names)
+
+
+def test_every_diagnosis_loader_names_its_positive_class_the_disease() -> None:
+    loaders = {n for n in data.__all__ if n.startswith("load_")}
+    diagnosis = loaders - {"load_diabetes", "load_chembl2321810"}  # regression targets
+    assert set(data.POSITIVE_CLASS) == diagnosis
+    assert data.POSITIVE_CLASS["load_breast_cancer"] == "malignant"
+    assert data.POSITIVE_CLASS["load_breastmnist"] == "malignant"
+    assert data.POSITIVE_CLASS["load_heart_disease"].startswith("heart disease")
 
 
 def test_constants() -> None:
@@ -144,7 +152,9 @@ def test_breastmnist_from_shared_copy(monkeypatch: pytest.MonkeyPatch) -> None:
     assert d["train_images"].dtype == np.uint8
     assert d["train_labels"].dtype == np.int64
     with np.load(SHARED / data.BREASTMNIST_FILE) as raw:
-        np.testing.assert_array_equal(d["train_labels"], raw["train_labels"][:, 0])
+        # MedMNIST: 0 = malignant; the loader returns 1 = malignant (the disease)
+        np.testing.assert_array_equal(d["train_labels"], 1 - raw["train_labels"][:, 0])
+        assert int(d["train_labels"].sum()) == int((raw["train_labels"] == 0).sum())
         np.testing.assert_array_equal(d["test_images"], raw["test_images"])
 
 
