@@ -2,7 +2,8 @@
 
 The learner writes ``fn(site_losses, num_examples) -> float`` that combines the
 hospitals' mean validation losses into the validation loss over all their
-patients, ``sum_k n_k L_k / sum_k n_k``: the number the server uses for early
+patients, ``J^val = sum_k n_k J_k^val / sum_k n_k`` with ``J_k^val`` the mean
+validation loss of site ``k``: the number the server uses for early
 stopping (McMahan et al., AISTATS 2017 weight clients the same way). The check
 runs ``fn`` on small federations, recognises the usual mistakes, and never prints
 the expected values.
@@ -32,7 +33,7 @@ _MISTAKES = (
             "patients counts as much as one with 300.",
             "weight each site's loss by its number of validation examples n_k."),
     Mistake(lambda loss, n: n @ loss,
-            "Your result is the weighted *sum* n_k * L_k, which grows with the number of "
+            "Your result is the weighted *sum* of n_k * J_k^val, which grows with the number of "
             "patients.",
             "divide by the total number of examples, sum_k n_k."),
     Mistake(lambda loss, n: n @ loss / len(n),
@@ -90,8 +91,8 @@ def check_federated_validation_loss(fn: FederatedLossFn) -> Feedback:
             generic=(
                 "Your result is a number between the sites' losses, but not the loss over "
                 "all their patients.",
-                "sum_k n_k L_k / sum_k n_k: the total loss over all patients divided by "
-                "the number of patients.",
+                "the loss over all patients is the total loss over all of them divided by "
+                "their number; a site's total loss is its mean loss times its count.",
             ),
         )
     return correct(
