@@ -353,3 +353,91 @@ def test_former_names_site_statistics_and_site_keyword_still_work() -> None:
                                   standardize_impute(X, g, client="A"))
     with pytest.raises(ValueError, match="client 'B': X has 1 features"):
         standardize_impute(np.ones((2, 1)), g, site="B")
+
+
+# --- issue 10: the rounding of each client's float64 mean no longer reaches the std ------
+
+
+def _exact_mean_std(values: np.ndarray, ddof: int = 0) -> tuple[Fraction, float]:
+    """The pooled mean and standard deviation in exact rational arithmetic."""
+    xs = [Fraction(float(v)) for v in values]
+    mean = sum(xs, Fraction(0)) / len(xs)
+    var = sum(((x - mean) ** 2 for x in xs), Fraction(0)) / (len(xs) - ddof)
+    return mean, float(var) ** 0.5
+
+
+@pytest.mark.parametrize("offset", [1e0, 1e2, 1e4, 1e6, 1e8, -1e8])
+@pytest.mark.parametrize("sizes", [[1, 7, 50, 200], [3, 1], [1, 1, 1, 1, 90], [120, 40, 300, 75]])
+def test_std_matches_pooled_within_1e9_at_every_offset(offset: float, sizes: list[int]) -> None:
+    # Clients whose means differ by a few standard deviations (the case where the rounding
+    # of a float64 mean used to cost ~3e-9 at 1e8), one client with a single row.
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        sites = [offset + 3 * rng.normal() + rng.normal(size=(n, 1)) for n in sizes]
+        pooled = np.vstack(sites)[:, 0]
+        for ddof in (0, 1):
+            g = combine([client_statistics(X, client=k) for k, X in enumerate(sites)], ddof=ddof)
+            exact_mean, exact_std = _exact_mean_std(pooled, ddof)
+            assert abs(g.std[0] / exact_std - 1) < 1e-9
+            assert abs(g.std[0] / np.std(pooled, ddof=ddof) - 1) < 1e-9  # numpy on the pooled rows
+            # the mean is right to a unit in the last place of the data (of itself, far out)
+            ulp = np.spacing(np.max(np.abs(pooled)))
+            assert abs(Fraction(float(g.mean[0])) - exact_mean) <= Fraction(ulp)
+
+
+def test_std_is_correctly_rounded_far_beyond_what_pooled_numpy_achieves() -> None:
+    # at 1e12 even np.std of the pooled rows is off by ~1e-9; the double-double means are not
+    rng = np.random.default_rng(1)
+    sizes = rng.integers(1, 60, size=300).tolist()
+    sites = [1e12 + 3 * rng.normal() + rng.normal(size=(n, 1)) for n in sizes]
+    _, exact_std = _exact_mean_std(np.vstack(sites)[:, 0])
+    g = combine([client_statistics(X, client=k) for k, X in enumerate(sites)])
+    assert abs(g.std[0] / exact_std - 1) < 1e-14
+
+
+def test_without_the_residual_the_rounding_of_the_means_shows() -> None:
+    # the same statistics with mean_residual dropped reproduce the old error (> 1e-9),
+    # so the residual is what makes the difference
+    rng = np.random.default_rng(0)
+    sites = [1e8 + 3 * rng.normal() + rng.normal(size=(n, 1)) for n in [1, 7, 50, 200, 2, 1]]
+    stats = [client_statistics(X, client=k) for k, X in enumerate(sites)]
+    _, exact_std = _exact_mean_std(np.vstack(sites)[:, 0])
+    plain = [ClientStats(s.client, s.num_examples, s.count, mean=s.mean, m2=s.m2) for s in stats]
+    np.testing.assert_array_equal(plain[0].mean_residual, [0.0])
+    worst = abs(combine(plain).std[0] / exact_std - 1)
+    assert worst > 1e-10  # measured 2e-9
+    assert abs(combine(stats).std[0] / exact_std - 1) < 1e-14
+
+
+def test_client_statistics_mean_residual_hand_computed() -> None:
+    # (1 + 2**-52) is exact; the mean of {1, 1 + 2**-52} is 1 + 2**-53, a tie that float64
+    # rounds to 1 (to even): the residual is the 2**-53 it removed
+    X = np.array([[1.0, 1.0], [1.0 + 2.0**-52, NAN]])
+    s = client_statistics(X)
+    np.testing.assert_array_equal(s.mean, [1.0, 1.0])
+    np.testing.assert_array_equal(s.mean_residual, [2.0**-53, 0.0])
+    assert Fraction(float(s.mean[0])) + Fraction(float(s.mean_residual[0])) == (
+        Fraction(2) + Fraction(2) ** -52) / 2
+
+
+@pytest.mark.parametrize(
+    ("residual", "match"),
+    [
+        (np.array([1.0, 0.0]), "client 'B': feature 0 has a mean_residual larger than one unit"),
+        (np.array([NAN, 0.0]), "client 'B': mean_residual contains NaN"),
+        (np.zeros(3), "client 'B': mean_residual has shape"),
+    ],
+)
+def test_combine_bad_mean_residual(residual: np.ndarray, match: str) -> None:
+    bad = dataclasses.replace(_good("B"), mean_residual=residual)
+    with pytest.raises(ValueError, match=match):
+        combine([_good("A"), bad])
+
+
+def test_mean_residual_must_be_zero_without_observations_and_not_with_raw_sums() -> None:
+    s = client_statistics(np.array([[1.0, NAN], [2.0, NAN]]), client="C")
+    with pytest.raises(ValueError, match="client 'C': mean_residual must be 0"):
+        combine([dataclasses.replace(s, mean_residual=np.array([0.0, 1e-300]))])
+    with pytest.raises(TypeError, match="client 'C': mean_residual= goes with mean="):
+        ClientStats("C", 2, np.array([2.0]), np.array([4.0]), np.array([10.0]),
+                    mean_residual=np.zeros(1))
