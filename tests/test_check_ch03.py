@@ -38,7 +38,7 @@ def step_no_two_in_hessian(X):  # eigenvalue of X^T X / n instead of 2 X^T X / n
     return 2.0 / _top_eig(X.T @ X / X.shape[0])
 
 
-def step_one_over_L(X):
+def step_one_over_beta(X):
     return 1.0 / _top_eig(2.0 / X.shape[0] * X.T @ X)
 
 
@@ -50,7 +50,7 @@ def step_smallest_eig(X):
     return 2.0 / np.linalg.eigvalsh(2.0 / X.shape[0] * X.T @ X)[0]
 
 
-def step_returns_L(X):
+def step_returns_beta(X):
     return _top_eig(2.0 / X.shape[0] * X.T @ X)
 
 
@@ -83,11 +83,11 @@ def test_max_step_right_answers_pass():
 @pytest.mark.parametrize(
     ("fn", "hint"),
     [
-        (step_no_two_in_hessian, "Hessian of this J is 2 X^T X / N"),
-        (step_one_over_L, "|1 - lr * L| = 1"),
-        (step_no_mean, "factor 1/N"),
+        (step_no_two_in_hessian, "Hessian of this J is 2 X^T X / n"),
+        (step_one_over_beta, "|1 - lr * beta| = 1"),
+        (step_no_mean, "factor 1/n"),
         (step_smallest_eig, "largest eigenvalue"),
-        (step_returns_L, "2 divided by the largest eigenvalue"),
+        (step_returns_beta, "2 divided by the largest eigenvalue"),
         (step_trace, "trace"),
         (step_all_eigs, "keep only the largest"),
         (step_negative, "positive"),
@@ -102,7 +102,7 @@ def test_max_step_typical_mistakes(fn, hint):
     assert "Hint:" in fb.message
 
 
-@pytest.mark.parametrize("fn", [step_no_two_in_hessian, step_one_over_L, step_constant])
+@pytest.mark.parametrize("fn", [step_no_two_in_hessian, step_one_over_beta, step_constant])
 def test_max_step_messages_reveal_no_numbers(fn):
     assert re.findall(r"\d\.\d", check_max_step_size(fn).message) == []
 
@@ -158,7 +158,7 @@ def test_gd_step_right_answer_passes():
         (gd_ascent, "subtracts the gradient"),
         (gd_no_lr, "multiply the gradient by lr"),
         (gd_half, "factor 2"),
-        (gd_no_mean, "factor 1/N"),
+        (gd_no_mean, "factor 1/n"),
         (gd_in_place, "return a new array"),
         (gd_wrong_direction, "compute the gradient"),
         (gd_returns_gradient_shape, "keeps the shape of theta"),

@@ -1,12 +1,13 @@
 """Self-checks for :ref:`ch-gradient-descent`: one descent step and the largest stable step.
 
-Gradient descent on the mean squared error ``J(theta) = 1/N ||X theta - y||^2``
-converges exactly when the step size is below ``2 / L``, where ``L`` is the largest
-eigenvalue of the Hessian ``2 X^T X / N`` (the classical bound for quadratics; see
-e.g. Boyd and Vandenberghe, *Convex Optimization*, 2004, Sec. 9.3). The checks run a
-learner's functions on small random problems and recognise the usual slips (the
-eigenvalue of ``X^T X / N`` instead of ``2 X^T X / N``, ``1/L`` instead of ``2/L``,
-an ascent step) without revealing the expected numbers.
+Gradient descent on the mean squared error ``J(theta) = 1/n ||X theta - y||^2``
+converges exactly when the step size is below ``2 / beta``, where ``beta`` (the
+smoothness constant) is the largest eigenvalue of the Hessian ``2 X^T X / n``
+(the classical bound for quadratics; see e.g. Boyd and Vandenberghe, *Convex
+Optimization*, 2004, Sec. 9.3). The checks run a learner's functions on small
+random problems and recognise the usual slips (the eigenvalue of ``X^T X / n``
+instead of ``2 X^T X / n``, ``1/beta`` instead of ``2/beta``, an ascent step)
+without revealing the expected numbers.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from fedmed_lib.models import mse_grad
 
 
 def _problems() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Small least-squares problems with different N and correlated columns."""
+    """Small least-squares problems with different n and correlated columns."""
     rng = np.random.default_rng(303)
     out = []
     for n, d in [(9, 3), (14, 4)]:
@@ -51,15 +52,15 @@ _STEP_MISTAKES = (
             "a step size is 2 divided by a positive eigenvalue."),
     Mistake(lambda X, eig: 4.0 / eig[-1],
             "Your step size is too large: gradient descent would diverge with it.",
-            "the Hessian of this J is 2 X^T X / N; the 2 comes from d(r^2)/dr = 2r. "
+            "the Hessian of this J is 2 X^T X / n; the 2 comes from d(r^2)/dr = 2r. "
             "Use its largest eigenvalue."),
     Mistake(lambda X, eig: 1.0 / eig[-1],
             "Your step size is safe but only half as large as the largest stable one.",
-            "1/L guarantees a monotone decrease; the divergence threshold is where "
-            "|1 - lr * L| = 1."),
+            "1/beta guarantees a monotone decrease; the divergence threshold is where "
+            "|1 - lr * beta| = 1."),
     Mistake(lambda X, eig: AnyOf(2.0 / eig[-1] / len(X), 4.0 / eig[-1] / len(X)),
             "Your step size shrinks with the number of examples.",
-            "the Hessian of a mean loss carries the factor 1/N: use 2 X^T X / N."),
+            "the Hessian of a mean loss carries the factor 1/n: use 2 X^T X / n."),
     Mistake(lambda X, eig: AnyOf(2.0 / eig[0], 1.0 / eig[0]),
             "Your step size uses the wrong eigenvalue: it would make gradient descent diverge.",
             "the step must be stable in every direction, so the steepest direction "
@@ -76,22 +77,22 @@ _STEP_MISTAKES = (
 
 @selfcheck
 def check_max_step_size(fn: Callable[[np.ndarray], float]) -> Feedback:
-    """Check a learner's largest stable step size ``2 / L`` for the mean squared error.
+    """Check a learner's largest stable step size ``2 / beta`` for the mean squared error.
 
     Parameters
     ----------
     fn
         ``fn(X)`` returning the step size above which gradient descent on
-        ``J(theta) = 1/N ||X theta - y||^2`` diverges, a positive float. ``X`` already
+        ``J(theta) = 1/n ||X theta - y||^2`` diverges, a positive float. ``X`` already
         has the intercept column.
 
     Returns
     -------
     Feedback
-        Passed if ``fn`` returns ``2 / L`` with ``L`` the largest eigenvalue of
-        ``2 X^T X / N`` on every test problem; otherwise names the slip (Hessian
-        without the 2, ``1/L`` instead of ``2/L``, missing ``1/N``, smallest instead of
-        largest eigenvalue, ``L`` itself) with a hint. Introduced in
+        Passed if ``fn`` returns ``2 / beta`` with ``beta`` the largest eigenvalue of
+        ``2 X^T X / n`` on every test problem; otherwise names the slip (Hessian
+        without the 2, ``1/beta`` instead of ``2/beta``, missing ``1/n``, smallest instead of
+        largest eigenvalue, ``beta`` itself) with a hint. Introduced in
         :ref:`ch-gradient-descent`.
     """
     for X, _, _ in _problems():
@@ -104,10 +105,11 @@ def check_max_step_size(fn: Callable[[np.ndarray], float]) -> Feedback:
             got, 2.0 / eig[-1], _STEP_MISTAKES, (X, eig), rtol=1e-6,
             generic=(
                 "Your step size is not the largest stable one.",
-                "compute the Hessian 2 X^T X / N, its largest eigenvalue L, and return 2 / L.",
+                "compute the Hessian 2 X^T X / n, its largest eigenvalue beta, "
+                "and return 2 / beta.",
             ),
         )
-    return correct("Your step size is 2/L on every test problem.")
+    return correct("Your step size is 2/beta on every test problem.")
 
 
 def _scale(step: np.ndarray, ref: np.ndarray) -> float | None:
@@ -119,7 +121,7 @@ def _scale(step: np.ndarray, ref: np.ndarray) -> float | None:
 _GD_MISTAKES = (
     Symptom(lambda step, ref, lr, n: _scale(step, ref) is None,
             "Your step does not point along the gradient.",
-            "compute the gradient 2/N X.T @ (X @ theta - y) first, then step "
+            "compute the gradient 2/n X.T @ (X @ theta - y) first, then step "
             "theta - lr * gradient."),
     Symptom(lambda step, ref, lr, n: (_scale(step, ref) or 0.0) < 0,
             "Your step goes uphill: it increases the loss.",
@@ -132,7 +134,7 @@ _GD_MISTAKES = (
             "the gradient of this loss has the factor 2 (no 1/2 in J)."),
     Mistake(lambda ref, lr, n: AnyOf(n * ref, n / 2.0 * ref),
             "Your step grows with the number of examples.",
-            "J is a mean: its gradient carries the factor 1/N."),
+            "J is a mean: its gradient carries the factor 1/n."),
 )
 
 
@@ -146,7 +148,7 @@ def check_gd_step(
     ----------
     fn
         ``fn(theta, X, y, lr)`` returning ``theta - lr * grad J(theta)`` for
-        ``J(theta) = 1/N ||X theta - y||^2``, as a new array (``theta`` itself must
+        ``J(theta) = 1/n ||X theta - y||^2``, as a new array (``theta`` itself must
         not be modified).
 
     Returns
@@ -154,7 +156,7 @@ def check_gd_step(
     Feedback
         Passed if ``fn`` takes the right step on every test problem; otherwise names
         the slip (ascent instead of descent, step size ignored, gradient without the
-        2 or the ``1/N``, ``theta`` modified in place) with a hint. Introduced in
+        2 or the ``1/n``, ``theta`` modified in place) with a hint. Introduced in
         :ref:`ch-gradient-descent`.
     """
     for lr in (0.05, 0.2):
@@ -179,7 +181,7 @@ def check_gd_step(
                 got - theta, ref, _GD_MISTAKES, (ref, lr, X.shape[0]), rtol=1e-8, atol=1e-12,
                 generic=(
                     "Your step has the right direction but the wrong length.",
-                    "check each factor of lr * 2/N X.T @ (X @ theta - y).",
+                    "check each factor of lr * 2/n X.T @ (X @ theta - y).",
                 ),
             )
     return correct("Your gradient-descent step is right on every test problem and step size.")
