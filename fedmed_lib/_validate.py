@@ -275,6 +275,39 @@ def check_labels(
         check_class_labels(y, num_classes, client=client)
 
 
+def check_scores(
+    y: object, scores: object, *, client: int | str = 0, probabilities: bool = False
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Check one client's labels (0/1, 1 = disease) and scores; return them as float64 arrays.
+
+    ``probabilities=True`` also requires scores in [0, 1] (for calibration). Used by
+    :mod:`fedmed_lib.evaluation`, introduced in :ref:`ch-evaluation`.
+
+    Raises
+    ------
+    ValueError
+        Naming the client: no patients, ``y`` and ``scores`` of different lengths or not
+        1-D, a NaN or Inf score (or one outside [0, 1]), or a label that is not 0 or 1.
+    InputTypeError
+        If ``y`` or ``scores`` is not numeric (a string, ``None``, ...).
+    """
+    who = client_label(client)
+    if isinstance(y, np.ndarray) and y.dtype == np.bool_:
+        y = y.astype(np.float64)
+    yy = check_real_array(y, name=f"{who}: y", ndim=1)
+    ss = check_real_array(scores, name=f"{who}: scores", ndim=1)
+    if yy.size == 0:
+        raise ValueError(f"{who}: no patients (empty y)")
+    if yy.shape != ss.shape:
+        raise ValueError(f"{who}: y has {yy.size} entries but scores has {ss.size}")
+    bad = ~np.isin(yy, (0.0, 1.0))
+    if bad.any():
+        raise ValueError(f"{who}: labels must be 0 or 1 (1 = disease), got {np.unique(yy[bad])}")
+    if probabilities and ((ss < 0).any() or (ss > 1).any()):
+        raise ValueError(f"{who}: scores must be probabilities in [0, 1] for calibration")
+    return yy, ss
+
+
 def check_clients(
     clients: Sequence[tuple[np.ndarray, np.ndarray]],
     *,

@@ -36,6 +36,7 @@ from fedmed_lib._validate import (
     check_number,
     check_positive_int,
     check_real_array,
+    check_scores,
     client_label,
 )
 from fedmed_lib.types import Array
@@ -44,7 +45,6 @@ __all__ = [
     "ConfusionCounts",
     "auroc_bounds",
     "calibration_counts",
-    "check_scores",
     "confusion_counts",
     "counts_metrics",
     "expected_calibration_error",
@@ -55,39 +55,6 @@ __all__ = [
     "suppress_small_cells",
     "uniform_thresholds",
 ]
-
-
-def check_scores(
-    y: object, scores: object, *, client: int | str = 0, probabilities: bool = False
-) -> tuple[Array, Array]:
-    """Check one client's labels (0/1, 1 = disease) and scores; return them as float64 arrays.
-
-    ``probabilities=True`` also requires scores in [0, 1] (for calibration).
-    Introduced in :ref:`ch-evaluation`.
-
-    Raises
-    ------
-    ValueError
-        Naming the client: no patients, ``y`` and ``scores`` of different lengths or not
-        1-D, a NaN or Inf score (or one outside [0, 1]), or a label that is not 0 or 1.
-    InputTypeError
-        If ``y`` or ``scores`` is not numeric (a string, ``None``, ...).
-    """
-    who = client_label(client)
-    if isinstance(y, np.ndarray) and y.dtype == np.bool_:
-        y = y.astype(np.float64)
-    yy = check_real_array(y, name=f"{who}: y", ndim=1)
-    ss = check_real_array(scores, name=f"{who}: scores", ndim=1)
-    if yy.size == 0:
-        raise ValueError(f"{who}: no patients (empty y)")
-    if yy.shape != ss.shape:
-        raise ValueError(f"{who}: y has {yy.size} entries but scores has {ss.size}")
-    bad = ~np.isin(yy, (0.0, 1.0))
-    if bad.any():
-        raise ValueError(f"{who}: labels must be 0 or 1 (1 = disease), got {np.unique(yy[bad])}")
-    if probabilities and ((ss < 0).any() or (ss > 1).any()):
-        raise ValueError(f"{who}: scores must be probabilities in [0, 1] for calibration")
-    return yy, ss
 
 
 # --- counts at a threshold ---------------------------------------------------------------
@@ -128,7 +95,9 @@ def confusion_counts(
     Raises
     ------
     ValueError
-        As :func:`check_scores`, or if ``threshold`` is not a finite number.
+        Naming the client: no patients, ``y`` and ``scores`` of different lengths or
+        not 1-D, a NaN or Inf score, or a label that is not 0 or 1; or if ``threshold``
+        is not a finite number.
     """
     yy, ss = check_scores(y, scores, client=client)
     t = check_number(threshold, name="threshold")
@@ -212,7 +181,9 @@ def score_histogram(
     Raises
     ------
     ValueError
-        As :func:`check_scores`, or if the thresholds are not finite and strictly increasing.
+        Naming the client: no patients, ``y`` and ``scores`` of different lengths or
+        not 1-D, a NaN or Inf score, or a label that is not 0 or 1; or if the thresholds
+        are not finite and strictly increasing.
     """
     yy, ss = check_scores(y, scores, client=client)
     t = _check_thresholds(thresholds)

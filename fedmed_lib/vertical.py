@@ -29,6 +29,8 @@ applications", ACM TIST 10(2), 2019:
 
 Introduced in :ref:`ch-vertical`. The groups and hashing are meant for teaching: a
 production system uses a vetted library (elliptic-curve PSI, constant-time code).
+The primality test that checks the groups is the library's one Miller-Rabin test,
+:func:`fedmed_lib.privacy.he.is_probable_prime`, re-exported here.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from fedmed_lib._validate import (
     check_real_array,
     check_seed,
 )
+from fedmed_lib.privacy.he import is_probable_prime as is_probable_prime
 from fedmed_lib.privacy.secagg import decode, encode, prg_mask
 
 Array = NDArray[np.float64]
@@ -141,37 +144,6 @@ def modp_prime_from_pi(bits: int, offset: int) -> int:
     b = check_int(bits, name="bits", minimum=192)
     offset = check_int(offset, name="offset", minimum=0)
     return 2**b - 2 ** (b - 64) - 1 + 2**64 * (pi_times_power_of_two(b - 130) + offset)
-
-
-def is_probable_prime(n: int, *, rounds: int = 32, seed: int = 0) -> bool:
-    """Miller-Rabin primality test with ``rounds`` random bases (error below ``4**-rounds``).
-
-    Introduced in :ref:`ch-vertical`.
-    """
-    n = check_int(n, name="n")
-    rounds = check_positive_int(rounds, name="rounds")
-    if n < 2:
-        return False
-    for small in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37):
-        if n % small == 0:
-            return n == small
-    d, s = n - 1, 0
-    while d % 2 == 0:
-        d //= 2
-        s += 1
-    rng = np.random.default_rng(check_seed(seed))
-    for _ in range(rounds):
-        a = 2 + int.from_bytes(rng.bytes((n.bit_length() + 7) // 8 + 8), "big") % (n - 3)
-        x = pow(a, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(s - 1):
-            x = x * x % n
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
 
 
 def _check_group(group: object) -> Group:

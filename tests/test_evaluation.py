@@ -18,12 +18,11 @@ from sklearn.metrics import accuracy_score, recall_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from fedmed_lib._validate import InputTypeError
+from fedmed_lib._validate import InputTypeError, check_scores
 from fedmed_lib.evaluation import (
     ConfusionCounts,
     auroc_bounds,
     calibration_counts,
-    check_scores,
     confusion_counts,
     counts_metrics,
     expected_calibration_error,
@@ -254,3 +253,17 @@ def test_inputs_are_not_modified(breast_sites) -> None:
     confusion_counts(y, s)
     np.testing.assert_array_equal(y, y0)
     np.testing.assert_array_equal(s, s0)
+
+
+def test_check_scores_lives_in_validate() -> None:
+    # the validation helper of this module is one of the library's shared checks
+    import fedmed_lib.evaluation as evaluation
+
+    assert "check_scores" not in evaluation.__all__
+    y, s = check_scores(np.array([True, False]), [0.25, 1.0], client="Bern", probabilities=True)
+    assert y.dtype == s.dtype == np.float64
+    np.testing.assert_array_equal(y, [1.0, 0.0])
+    with pytest.raises(ValueError, match="client 'Bern': no patients"):
+        check_scores([], [], client="Bern")
+    with pytest.raises(ValueError, match="client 'Bern': y has 2 entries but scores has 3"):
+        check_scores([0, 1], [0.1, 0.2, 0.3], client="Bern")

@@ -33,6 +33,11 @@ def test_keygen_by_hand() -> None:
             assert he.paillier_decrypt(private, c) == m
 
 
+# --- the library's one Miller-Rabin test (also fedmed_lib.vertical.is_probable_prime) -------
+
+PSI_13 = 3_317_044_064_679_887_385_961_981  # smallest strong pseudoprime to the primes 2..41
+
+
 def test_is_probable_prime_against_trial_division() -> None:
     def brute(n: int) -> bool:
         return n >= 2 and all(n % d for d in range(2, math.isqrt(n) + 1))
@@ -41,6 +46,71 @@ def test_is_probable_prime_against_trial_division() -> None:
         n for n in range(5000) if brute(n)
     ]
     assert he.is_probable_prime(2**127 - 1) and not he.is_probable_prime(2**128 + 1)
+
+
+def test_is_probable_prime_against_a_sieve() -> None:
+    limit = 2**20
+    sieve = np.ones(limit, dtype=bool)
+    sieve[:2] = False
+    for i in range(2, math.isqrt(limit) + 1):
+        sieve[i * i :: i] = False
+    assert [he.is_probable_prime(n) for n in range(20000)] == sieve[:20000].tolist()
+    # random 40-bit odd numbers, against trial division by every prime below 2**20
+    primes = np.flatnonzero(sieve).astype(np.int64)
+    rng = np.random.default_rng(0)
+    found = 0
+    for n in rng.integers(2**39, 2**40, size=300) | 1:
+        truth = bool(np.all(int(n) % primes != 0))
+        assert he.is_probable_prime(int(n)) == truth, n
+        found += truth
+    assert 5 < found < 100  # both answers occur (about 1 in 14 odd 40-bit numbers is prime)
+
+
+def test_is_probable_prime_rejects_pseudoprimes() -> None:
+    # Carmichael numbers, and strong pseudoprimes to many bases (OEIS A014233)
+    for n in (561, 1105, 1729, 2047, 3215031751, 3825123056546413051,
+              318665857834031151167461):
+        assert not he.is_probable_prime(n), n
+    assert not he.is_probable_prime(1000003 * 2147483579)  # a product of two primes
+    # PSI_13 passes all 13 fixed bases (so the exact range must stop below it) ...
+    d, s = PSI_13 - 1, 0
+    while d % 2 == 0:
+        d, s = d // 2, s + 1
+    assert all(he._strong_probable_prime(PSI_13, a, d, s) for a in he._SMALL_PRIMES)
+    assert he._DETERMINISTIC_BELOW == PSI_13
+    # ... and the random bases above it catch it, for every seed tried
+    assert not any(he.is_probable_prime(PSI_13, seed=seed) for seed in range(10))
+
+
+def test_is_probable_prime_large_primes_and_seeds() -> None:
+    mersenne = [2**p - 1 for p in (89, 107, 127, 521, 607)]
+    for m in mersenne:
+        assert all(he.is_probable_prime(m, rounds=4, seed=seed) for seed in range(3))
+    assert not he.is_probable_prime(mersenne[0] * mersenne[1], rounds=1)
+    assert he.is_probable_prime(np.int64(2147483579))  # numpy integers are integers
+
+
+def test_is_probable_prime_is_the_one_in_vertical() -> None:
+    from fedmed_lib import vertical
+
+    assert vertical.is_probable_prime is he.is_probable_prime
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n": 7.0}, TypeError, "n must be an integer"),
+        ({"n": "7"}, TypeError, "n must be an integer"),
+        ({"n": True}, TypeError, "n must be an integer"),
+        ({"n": 7, "rounds": 0}, ValueError, "rounds"),
+        ({"n": 7, "rounds": 1.5}, TypeError, "rounds"),
+        ({"n": 7, "seed": -1}, ValueError, "seed"),
+        ({"n": 7, "seed": None}, TypeError, "seed"),
+    ],
+)
+def test_is_probable_prime_bad_input(kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        he.is_probable_prime(**kwargs)
 
 
 @settings(max_examples=200, deadline=None)

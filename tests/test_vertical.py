@@ -55,14 +55,11 @@ def test_groups_are_safe_primes(group: Group) -> None:
     assert group.p == 2 * group.q + 1
 
 
-def test_miller_rabin_against_a_sieve() -> None:
-    limit = 3000
-    sieve = np.ones(limit, dtype=bool)
-    sieve[:2] = False
-    for i in range(2, int(limit**0.5) + 1):
-        sieve[i * i :: i] = False
-    assert [is_probable_prime(n) for n in range(limit)] == sieve.tolist()
-    assert not is_probable_prime(561)  # Carmichael number
+def test_miller_rabin_is_the_library_one() -> None:
+    # tested in tests/test_he.py; the groups' primes are checked with the same function
+    from fedmed_lib.privacy.he import is_probable_prime as he_is_probable_prime
+
+    assert is_probable_prime is he_is_probable_prime
     assert not is_probable_prime(TOY_GROUP.p * 1000003)
 
 

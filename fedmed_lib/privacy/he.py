@@ -39,6 +39,7 @@ from fedmed_lib._validate import (
     check_positive_int,
     check_real_array,
     check_rng,
+    check_seed,
 )
 
 DEFAULT_SCALE = 2**16
@@ -51,32 +52,77 @@ DEFAULT_VALUE_BITS = 32
 # --- scratch Paillier ------------------------------------------------------------------
 
 
-def is_probable_prime(n: int, *, rounds: int = 32) -> bool:
-    """Miller-Rabin test with fixed bases (deterministic below ``3.3 * 10**24``).
+_SMALL_PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41)
 
-    Introduced in :ref:`ch-encryption`.
+_DETERMINISTIC_BELOW = 3_317_044_064_679_887_385_961_981
+"""Below this bound, Miller-Rabin with the 13 primes up to 41 as bases is exact
+(Sorenson and Webster, "Strong pseudoprimes to twelve prime bases", Mathematics of
+Computation 86, 2017)."""
+
+
+def _strong_probable_prime(n: int, a: int, d: int, s: int) -> bool:
+    """Return whether odd ``n = d * 2**s + 1`` is a strong probable prime to base ``a``."""
+    x = pow(a, d, n)
+    if x in (1, n - 1):
+        return True
+    for _ in range(s - 1):
+        x = x * x % n
+        if x == n - 1:
+            return True
+    return False
+
+
+def is_probable_prime(n: int, *, rounds: int = 32, seed: int = 0) -> bool:
+    """Miller-Rabin primality test: exact below ``3.3 * 10**24``, else ``rounds`` random bases.
+
+    The library's one primality test (Paillier keys here, the safe-prime groups of
+    :mod:`fedmed_lib.vertical`). After trial division by the primes up to 41, a number
+    below ``3_317_044_064_679_887_385_961_981`` is tested with those 13 primes as bases,
+    which is exact (Sorenson and Webster, Mathematics of Computation 86, 2017); a larger
+    one with ``rounds`` bases drawn from a generator seeded with ``seed``, so that a
+    composite passes with probability below ``4**-rounds`` (Rabin, Journal of Number
+    Theory 12, 1980) and the answer is reproducible. Introduced in :ref:`ch-encryption`.
+
+    Parameters
+    ----------
+    n
+        The integer to test (any Python or numpy integer; below 2 is not prime).
+    rounds
+        Number of random bases for ``n`` above the exact range (a positive integer).
+    seed
+        Seed of the generator of those bases (a non-negative integer).
+
+    Raises
+    ------
+    ValueError
+        If ``rounds`` is not a positive integer or ``seed`` not a valid seed;
+        :class:`~fedmed_lib._validate.InputTypeError` (also a ``TypeError``) if ``n``
+        is not an integer.
+
+    Examples
+    --------
+    >>> [k for k in range(30) if is_probable_prime(k)]
+    [2, 3, 5, 7, 11, 13, 17, 19, 23, 29]
+    >>> is_probable_prime(561)  # a Carmichael number
+    False
     """
     n = check_int(n, name="n")
+    rounds = check_positive_int(rounds, name="rounds")
+    seed = check_seed(seed)
     if n < 2:
         return False
-    small = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41)
-    if n in small:
-        return True
-    if any(n % p == 0 for p in small):
-        return False
+    for p in _SMALL_PRIMES:
+        if n % p == 0:
+            return n == p
     d, s = n - 1, 0
     while d % 2 == 0:
         d, s = d // 2, s + 1
-    bases = list(small)[: max(1, min(rounds, len(small)))]
-    for a in bases:
-        x = pow(a, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(s - 1):
-            x = x * x % n
-            if x == n - 1:
-                break
-        else:
+    if n < _DETERMINISTIC_BELOW:
+        return all(_strong_probable_prime(n, a, d, s) for a in _SMALL_PRIMES)
+    rng = np.random.default_rng(seed)
+    for _ in range(rounds):  # a uniform base in [2, n - 2]
+        a = 2 + int.from_bytes(rng.bytes((n.bit_length() + 7) // 8 + 8), "big") % (n - 3)
+        if not _strong_probable_prime(n, a, d, s):
             return False
     return True
 
