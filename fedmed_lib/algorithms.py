@@ -47,9 +47,7 @@ __all__ = [  # check_clients and check_labels live in fedmed_lib._validate; re-e
     "FedAvg",
     "check_clients",
     "check_labels",
-    "fedavg_round",
     "fedsgd_round",
-    "initial_params",
     "local_sgd",
     "numpy_client_fn",
     "server_step",
@@ -464,53 +462,3 @@ def fedsgd_round(
     results = [([m.grad(theta, X, y)], X.shape[0]) for X, y in data]
     g = aggregate_fn(results, reference=[theta])[0]
     return np.asarray(theta - lr_ * g)
-
-
-def fedavg_round(
-    theta: np.ndarray,
-    clients: Sequence[tuple[np.ndarray, np.ndarray]],
-    *,
-    model: Model,
-    lr: float,
-    local_epochs: int = 1,
-    batch_size: int | None = None,
-    rng: np.random.Generator | None = None,
-    mu: float = 0.0,
-) -> Array:
-    """One FedAvg round with every client: local SGD, then the weighted model average.
-
-    Introduced in :ref:`ch-fedavg`. With ``local_epochs=1`` and ``batch_size=None`` it
-    equals :func:`fedsgd_round`.
-
-    Returns
-    -------
-    numpy.ndarray
-        The new global model ``sum_k (n_k/n) theta_k``.
-
-    Raises
-    ------
-    ValueError
-        As :func:`local_sgd` (the message names the client).
-    """
-    m = _check_model(model)
-    data = check_clients(clients, model=m)
-    theta = _check_theta(theta, data[0][0], m, None)
-    if m.name == "softmax":
-        for k, (_, y) in enumerate(data):
-            check_labels(m, y, theta, client=k)
-    lr_, epochs, batch, gen, mu_, _, _ = _check_settings(
-        lr=lr, local_epochs=local_epochs, batch_size=batch_size, rng=rng, mu=mu, l2=0.0,
-    )
-    if batch is not None and gen is None:
-        raise ValueError("rng is required to shuffle minibatches when batch_size is set")
-    results = []
-    for X, y in data:
-        new, _ = _sgd(theta, X, y, model=m, lr=lr_, local_epochs=epochs, batch_size=batch,
-                      rng=gen, mu=mu_, l2=0.0, max_steps=None)
-        results.append(([new], X.shape[0]))
-    return weighted_average(results, reference=[theta])[0]
-
-
-def initial_params(params: Sequence[np.ndarray]) -> Params:
-    """Validate and copy a model's initial parameters. Introduced in :ref:`ch-fedavg`."""
-    return check_params(params, name="initial parameters")

@@ -561,22 +561,3 @@ class Model:
 LINEAR = Model("linear", mse_loss, mse_grad, linear_predict)
 LOGISTIC = Model("logistic", logistic_loss, logistic_grad, logistic_predict, binary=True)
 SOFTMAX = Model("softmax", softmax_loss, softmax_grad, softmax_predict)
-
-
-def get_model(name: str) -> Model:
-    """Return :data:`LINEAR`, :data:`LOGISTIC` or :data:`SOFTMAX` by name.
-
-    Introduced in :ref:`ch-fedsgd`.
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is not one of ``"linear"``, ``"logistic"``, ``"softmax"``
-        (:class:`~fedmed_lib._validate.InputTypeError` if it is not a string).
-    """
-    if not isinstance(name, str):
-        raise InputTypeError(f"name must be a string, got {type(name).__name__}")
-    models = {"linear": LINEAR, "logistic": LOGISTIC, "softmax": SOFTMAX}
-    if name not in models:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(models)}")
-    return models[name]

@@ -9,12 +9,12 @@ from fedmed_lib.aggregate import unweighted_average
 from fedmed_lib.algorithms import (
     FedAvg,
     check_clients,
-    fedavg_round,
     fedsgd_round,
     local_sgd,
     numpy_client_fn,
 )
 from fedmed_lib.models import LINEAR, LOGISTIC, SOFTMAX, add_intercept
+from fedmed_lib.simulation import run_simulation
 
 
 def make_clients(sizes=(3, 7, 20), d=3, seed=0, classes=None):
@@ -56,12 +56,22 @@ def test_fedsgd_equals_centralised_gradient_descent(model):
         np.testing.assert_allclose(theta, theta_gd, rtol=1e-10, atol=1e-12)
 
 
+def fedavg_rounds(theta, clients, *, model, lr, local_epochs=1, num_rounds=1):
+    """FedAvg with every client, full-batch local steps: the library's one round loop."""
+    history = run_simulation(
+        client_fn=numpy_client_fn(clients, model=model, lr=lr, local_epochs=local_epochs),
+        num_clients=len(clients), initial_parameters=[theta], strategy=FedAvg(),
+        num_rounds=num_rounds, seed=0,
+    )
+    return history.params[0]
+
+
 def test_fedavg_one_client_one_step_is_one_gradient_step():
     (X, y), = make_clients(sizes=(15,))
     theta = np.array([0.3, -0.2, 0.1, 0.5])
-    new = fedavg_round(theta, [(X, y)], model=LINEAR, lr=0.1, local_epochs=1)
+    new = fedavg_rounds(theta, [(X, y)], model=LINEAR, lr=0.1, local_epochs=1)
     np.testing.assert_allclose(new, theta - 0.1 * LINEAR.grad(theta, X, y), rtol=1e-12)
-    # and through the strategy: the update is -lr * grad, the server adds it
+    # and step by step through the strategy: the update is -lr * grad, the server adds it
     fit = numpy_client_fn([(X, y)], model=LINEAR, lr=0.1)
     update, num = fit(0, [theta], 1, np.random.default_rng(0))
     assert num == 15
@@ -73,10 +83,28 @@ def test_fedavg_with_full_batch_single_step_equals_fedsgd():
     clients = make_clients()
     theta = np.zeros(4)
     np.testing.assert_allclose(
-        fedavg_round(theta, clients, model=LINEAR, lr=0.02),
+        fedavg_rounds(theta, clients, model=LINEAR, lr=0.02),
         fedsgd_round(theta, clients, model=LINEAR, lr=0.02),
         rtol=1e-12,
     )
+
+
+def test_fedavg_several_local_epochs_is_the_weighted_average_of_local_gd():
+    # independent of the library's loop: local gradient descent and the n_k-weighted mean
+    clients = make_clients()
+    theta = np.array([0.1, -0.3, 0.2, 0.0])
+    expected = theta
+    for _ in range(3):  # rounds
+        local = []
+        for X, y in clients:
+            t = expected.copy()
+            for _ in range(2):  # local epochs, full batch
+                t = t - 0.05 * LINEAR.grad(t, X, y)
+            local.append((t, X.shape[0]))
+        n = sum(num for _, num in local)
+        expected = sum(num / n * t for t, num in local)
+    got = fedavg_rounds(theta, clients, model=LINEAR, lr=0.05, local_epochs=2, num_rounds=3)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
 
 
 def test_local_sgd_counts_steps_and_does_not_modify_theta():

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fedmed_lib.algorithms import fedavg_round as lib_fedavg_round
+from fedmed_lib.algorithms import FedAvg, numpy_client_fn
 from fedmed_lib.check.ch05_fedavg import check_client_update, check_fedavg_round
 from fedmed_lib.models import LINEAR
+from fedmed_lib.simulation import run_simulation
 
 # --- client_update ------------------------------------------------------------------
 
@@ -101,7 +102,13 @@ def fr_good(theta, clients, grad, lr, local_epochs):
 
 
 def fr_library(theta, clients, grad, lr, local_epochs):
-    return lib_fedavg_round(theta, clients, model=LINEAR, lr=lr, local_epochs=local_epochs)
+    # one round of the library's FedAvg, through its one round loop
+    history = run_simulation(
+        client_fn=numpy_client_fn(clients, model=LINEAR, lr=lr, local_epochs=local_epochs),
+        num_clients=len(clients), initial_parameters=[theta], strategy=FedAvg(),
+        num_rounds=1, seed=0,
+    )
+    return history.params[0]
 
 
 def fr_returns_update(theta, clients, grad, lr, local_epochs):

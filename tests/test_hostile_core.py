@@ -37,7 +37,6 @@ from fedmed_lib.aggregate import (
 from fedmed_lib.algorithms import (
     FedAvg,
     check_clients,
-    fedavg_round,
     fedsgd_round,
     local_sgd,
     numpy_client_fn,
@@ -293,7 +292,6 @@ def test_server_lr_and_lr(v):
     raises_naming(lambda: numpy_client_fn([(X, y)], model=LINEAR, lr=v), "lr")
     raises_naming(lambda: scaffold_client_fn([(X, y)], model=LINEAR, lr=v), "lr")
     raises_naming(lambda: fedsgd_round(np.zeros(2), [(X, y)], model=LINEAR, lr=v), "lr")
-    raises_naming(lambda: fedavg_round(np.zeros(2), [(X, y)], model=LINEAR, lr=v), "lr")
 
 
 @FAST
@@ -464,8 +462,6 @@ def test_client_data_errors_name_the_client(bad, position):
     raises_naming(lambda: numpy_client_fn(clients, model=LOGISTIC, lr=0.1), who + needle)
     raises_naming(lambda: scaffold_client_fn(clients, model=LOGISTIC, lr=0.1), who + needle)
     raises_naming(lambda: fedsgd_round(np.zeros(3), clients, model=LOGISTIC, lr=0.1),
-                  who + needle)
-    raises_naming(lambda: fedavg_round(np.zeros(3), clients, model=LOGISTIC, lr=0.1),
                   who + needle)
     raises_naming(lambda: local_sgd(np.zeros(3), X, y, model=LOGISTIC, lr=0.1, client=7),
                   "client 7: " + needle)

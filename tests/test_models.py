@@ -18,6 +18,7 @@ from fedmed_lib import models
 tf = pytest.importorskip("tensorflow")
 
 RTOL = 1e-6
+MODELS = {"linear": models.LINEAR, "logistic": models.LOGISTIC, "softmax": models.SOFTMAX}
 
 
 def _rel_err(a: np.ndarray, b: np.ndarray) -> float:
@@ -62,7 +63,7 @@ def _problem(name: str, seed: int):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_gradient_matches_gradient_tape(name, l2, seed):
     X, y, theta = _problem(name, seed)
-    model = models.get_model(name)
+    model = MODELS[name]
     t = tf.Variable(theta, dtype=tf.float64)
     with tf.GradientTape() as tape:
         loss_tf = _tf_loss(name, t, X, y, l2)
@@ -77,7 +78,7 @@ def test_directional_derivative_along_the_gradient(name):
     # a gradient that is right in norm but wrong in direction or sign fails here: the
     # loss along the gradient must increase at the rate |grad|^2
     X, y, theta = _problem(name, 5)
-    model = models.get_model(name)
+    model = MODELS[name]
     g = model.grad(theta, X, y)
     h = 1e-6
     slope = (model.loss(theta + h * g, X, y) - model.loss(theta - h * g, X, y)) / (2 * h)
@@ -147,11 +148,11 @@ def test_softmax_with_two_classes_equals_logistic():
 
 def test_model_bundle_and_scores():
     y = np.array([1.0, 3.0])
-    lin = models.get_model("linear")
+    lin = models.LINEAR
     assert lin.score(np.array([1.0, 2.0]), X2, y) == 1.0  # exact fit: R^2 = 1
     assert lin.init(2).shape == (2,)
-    assert models.get_model("softmax").init(2, n_classes=3).shape == (2, 3)
-    log = models.get_model("logistic")
+    assert models.SOFTMAX.init(2, n_classes=3).shape == (2, 3)
+    log = models.LOGISTIC
     assert log.score(np.array([-1.0, 2.0]), X2, np.array([0.0, 1.0])) == 1.0
     assert log.score(np.array([1.0, -2.0]), X2, np.array([0.0, 1.0])) == 0.0
 
@@ -168,12 +169,6 @@ def test_add_intercept():
 def test_add_intercept_rejects_non_2d(bad):
     with pytest.raises(ValueError, match="X must be 2-D"):
         models.add_intercept(bad)
-
-
-@pytest.mark.parametrize("name", ["ridge", "Linear", ""])
-def test_get_model_unknown_name(name):
-    with pytest.raises(ValueError, match="unknown model"):
-        models.get_model(name)
 
 
 def test_add_intercept_rejects_bad_data():
@@ -209,7 +204,7 @@ Y3 = np.array([0.0, 1.0, 1.0])
     ],
 )
 def test_loss_and_grad_reject_bad_input(name, args, match):
-    model = models.get_model(name)
+    model = MODELS[name]
     before = [np.copy(a) if a is not None else None for a in args]
     for f in (model.loss, model.grad):
         with pytest.raises(ValueError, match=match):
@@ -291,8 +286,6 @@ def test_predict_and_activations_reject_bad_input():
         models.sigmoid(np.array([0.0, np.nan]))
     with pytest.raises(ValueError, match="z must be 2-D"):
         models.softmax(np.zeros(3))
-    with pytest.raises(TypeError, match="name must be a string"):
-        models.get_model(["linear"])  # type: ignore[arg-type]
 
 
 def test_overflow_with_finite_inputs_is_returned_not_blamed_on_the_data():
@@ -306,7 +299,7 @@ def test_overflow_with_finite_inputs_is_returned_not_blamed_on_the_data():
 @pytest.mark.parametrize("entry", [0, 1])  # the intercept (never penalised) and a weight
 def test_non_finite_theta_is_named_even_without_penalty(name, bad, entry):
     # theta is not scanned up front: a NaN/Inf entry must still reach the result
-    model = models.get_model(name)
+    model = MODELS[name]
     theta = model.init(2, n_classes=3)
     theta[entry] = bad
     y = np.array([0.0, 1.0, 1.0])
@@ -318,7 +311,7 @@ def test_non_finite_theta_is_named_even_without_penalty(name, bad, entry):
 @pytest.mark.parametrize("name", ["linear", "logistic", "softmax"])
 def test_unchecked_kernels_equal_the_checked_functions(name):
     X, y, theta = _problem(name, 3)
-    model = models.get_model(name)
+    model = MODELS[name]
     assert model.unchecked_grad is not model.grad
     assert model.unchecked_loss(theta, X, y, 0.2) == model.loss(theta, X, y, l2=0.2)
     np.testing.assert_array_equal(model.unchecked_grad(theta, X, y, 0.2),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fedmed_lib.algorithms import FedAvg, fedavg_round, numpy_client_fn
+from fedmed_lib.algorithms import FedAvg, numpy_client_fn
 from fedmed_lib.models import SOFTMAX, add_intercept
 from fedmed_lib.simulation import History, round_rngs, run_simulation, sampler_rng, server_rng
 
@@ -95,11 +95,19 @@ def test_round_rngs_bad_input(args, needle):
         round_rngs(*args)
 
 
-def test_full_participation_full_batch_equals_fedavg_round():
+def test_full_participation_full_batch_equals_fedavg_by_hand():
+    # FedAvg written out in numpy: local full-batch gradient descent, n_k-weighted mean
     clients = make_federation()
     theta = SOFTMAX.init(5, 3)
+    n = sum(X.shape[0] for X, _ in clients)
     for _ in range(3):
-        theta = fedavg_round(theta, clients, model=SOFTMAX, lr=0.2, local_epochs=2)
+        local = []
+        for X, y in clients:
+            t = theta.copy()
+            for _ in range(2):  # local_epochs
+                t = t - 0.2 * SOFTMAX.grad(t, X, y)
+            local.append(X.shape[0] / n * t)
+        theta = sum(local)
     history = run_simulation(
         client_fn=numpy_client_fn(clients, model=SOFTMAX, lr=0.2, local_epochs=2),
         num_clients=len(clients), initial_parameters=[SOFTMAX.init(5, 3)],
