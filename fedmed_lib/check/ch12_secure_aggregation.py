@@ -1,11 +1,18 @@
-"""Self-checks for :ref:`ch-secure-aggregation`: pairwise masks that cancel.
+"""Self-checks for :ref:`ch-secure-aggregation`: pairwise masks that cancel, and double masks.
 
-The learner writes ``mask_update(x, k, pair_seeds, num_hospitals)``: hospital ``k``'s
-fixed-point update ``x`` (``uint32``) plus, for every other hospital ``j``, the mask
+:func:`check_pairwise_masks`: the learner writes
+``mask_update(x, k, pair_seeds, num_hospitals)``: hospital ``k``'s fixed-point update
+``x`` (``uint32``) plus, for every other hospital ``j``, the mask
 ``prg_mask(pair_seeds[(min(k, j), max(k, j))], x.shape)``, added if ``k < j`` and
 subtracted if ``k > j``, modulo ``2**32`` (Bonawitz et al., CCS 2017). The check runs
 it for small groups of hospitals and names the typical mistake without printing the
 expected masked values.
+
+:func:`check_double_masks` (the chapter's exercise, a variation it does not show): the
+learner writes ``double_mask_update(x, k, self_seed, pair_seeds, num_hospitals)``,
+Bonawitz et al.'s double masking, ``x + prg_mask(self_seed, x.shape)`` plus the same
+pairwise masks. The check plays the server, which learns the self seed of every
+hospital that sent and removes its mask, and names the typical mistake.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from fedmed_lib.check._core import (
 from fedmed_lib.privacy.secagg import MODULUS, encode, prg_mask
 
 MaskFn = Callable[[np.ndarray, int, dict[tuple[int, int], int], int], np.ndarray]
+DoubleMaskFn = Callable[[np.ndarray, int, int, dict[tuple[int, int], int], int], np.ndarray]
 
 
 def _case(num_hospitals: int, size: int, seed: int) -> tuple[list[np.ndarray], dict]:
@@ -118,4 +126,105 @@ def check_pairwise_masks(fn: MaskFn) -> Feedback:
                         "every hospital shares a mask with every other hospital.")
     return correct(
         "Your masks hide every update and cancel exactly in the sum modulo 2**32."
+    )
+
+
+def _pair_part(k: int, seeds: dict[tuple[int, int], int], num_hospitals: int, size: int,
+               *, sign: int = 1) -> np.ndarray:
+    """Hospital k's pairwise masks: +m for partners j > k, -m for j < k (times ``sign``)."""
+    total = np.zeros(size, dtype=np.int64)
+    for j in range(num_hospitals):
+        if j != k:
+            m = prg_mask(seeds[(min(k, j), max(k, j))], size).astype(np.int64)
+            total += m if (k < j) == (sign > 0) else -m
+    return total
+
+
+def _variants(x: np.ndarray, k: int, self_seed: int, seeds: dict[tuple[int, int], int],
+              n: int, *, self_sign: int, pairs: bool) -> AnyOf:
+    """Return x plus or minus the self mask (or none), plus the pair masks in either sign."""
+    base = x.astype(np.int64) + self_sign * prg_mask(self_seed, x.size).astype(np.int64)
+    if not pairs:
+        return AnyOf(base % MODULUS)
+    return AnyOf(*((base + _pair_part(k, seeds, n, x.size, sign=s)) % MODULUS for s in (1, -1)))
+
+
+_DOUBLE_HOSPITAL_MISTAKES = (
+    Mistake(lambda x, k, b, seeds, n: x,
+            lambda got, x, k, *_: f"hospital {k} sends its update unmasked.",
+            "add the self mask prg_mask(self_seed, x.shape) and one pairwise mask per "
+            "other hospital."),
+    Mistake(lambda x, k, b, seeds, n: _variants(x, k, b, seeds, n, self_sign=0, pairs=True),
+            lambda got, x, k, *_: f"hospital {k}'s update carries the pairwise masks but no "
+            "self mask: if the server claims that it dropped out, the survivors give it "
+            "the shares of its Diffie-Hellman secret, it removes the pairwise masks and "
+            "reads the update.",
+            "double masking adds a second mask from the hospital's own seed: "
+            "prg_mask(self_seed, x.shape)."),
+    Mistake(lambda x, k, b, seeds, n: _variants(x, k, b, seeds, n, self_sign=-1, pairs=True),
+            lambda got, x, k, *_: f"hospital {k} subtracts its self mask; the server "
+            "subtracts it too once it has rebuilt the seed, so the sum is off by twice "
+            "the self mask.",
+            "the hospital ADDS prg_mask(self_seed, x.shape); the server removes it."),
+    Mistake(lambda x, k, b, seeds, n: _variants(x, k, b, seeds, n, self_sign=1, pairs=False),
+            lambda got, x, k, *_: f"hospital {k}'s update carries only the self mask: the "
+            "server rebuilds the self seed of every hospital that sent, so it reads "
+            "each update on its own.",
+            "the pairwise masks are what hide one update; the self mask only protects a "
+            "hospital that the server falsely declares dropped. Use both."),
+)
+
+
+def _self_mask_sum(self_seeds: list[int], size: int) -> np.ndarray:
+    total = np.zeros(size, dtype=np.uint64)
+    for b in self_seeds:
+        total += prg_mask(b, size)
+    return total % MODULUS
+
+
+@selfcheck(require_function=True)
+def check_double_masks(fn: DoubleMaskFn) -> Feedback:
+    """Check ``double_mask_update(x, k, self_seed, pair_seeds, num_hospitals) -> masked x``.
+
+    Bonawitz et al.'s double masking: ``x + prg_mask(self_seed, x.shape)`` plus the
+    pairwise masks of :func:`check_pairwise_masks`, modulo ``2**32``. The check runs it
+    for every hospital of small federations, removes the self masks as the server does
+    (it learns every self seed of a hospital that sent) and compares the sum. Detects:
+    no mask, no self mask, a subtracted self mask, only the self mask, pairwise masks
+    that do not cancel (both parties add, or a pair used once), float arithmetic and
+    results outside ``[0, 2**32)``. Introduced in :ref:`ch-secure-aggregation`.
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
+    """
+    for num_hospitals, size, seed in ((3, 6, 21), (5, 8, 2121)):
+        xs, seeds = _case(num_hospitals, size, seed)
+        self_rng = np.random.default_rng(seed + 1)
+        self_seeds = [int(b) for b in self_rng.integers(2**62, size=num_hospitals)]
+        name = f"{num_hospitals} hospitals"
+        outs = []
+        for k in range(num_hospitals):
+            out = call(fn, xs[k], k, self_seeds[k], seeds, num_hospitals, hint="",
+                       explain=functools.partial(_error, name=name), stub=(
+                "Your function is not written yet (it raises NotImplementedError).",
+                "start from y = x + prg_mask(self_seed, x.shape), then add or subtract one "
+                "prg_mask per other hospital."))
+            a = np.asarray(out)
+            spot(a, _OUTPUT_MISTAKES, (xs[k], k), prefix=f"With {name} ")
+            spot(a, _DOUBLE_HOSPITAL_MISTAKES, (xs[k], k, self_seeds[k], seeds, num_hospitals),
+                 prefix=f"With {name} ", rtol=0.0, atol=0.0)
+            outs.append(a.astype(np.uint64))
+        sum_x = sum(x.astype(np.uint64) for x in xs) % MODULUS
+        unmasked = (sum(outs) % MODULUS + MODULUS - _self_mask_sum(self_seeds, size)) % MODULUS
+        diagnose(unmasked, sum_x, _SUM_MISTAKES, (sum_x, _pair_mask_sum(seeds, size)),
+                 prefix=f"With {name} ", rtol=0.0, atol=0.0,
+                 generic=("once the server removes the self masks, the masked updates do "
+                          "not sum to the sum of the updates.",
+                          "each hospital adds exactly one self mask, from its own seed, and "
+                          "the pairwise masks of the chapter."))
+    return correct(
+        "Your double masks hide every update, and once the server removes the self "
+        "masks, the pairwise masks cancel exactly in the sum modulo 2**32."
     )
