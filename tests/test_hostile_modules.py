@@ -748,6 +748,24 @@ def plot_metric(**kwargs: Any) -> Any:
         plt.close("all")
 
 
+def plot_history(**kwargs: Any) -> Any:
+    try:
+        return plotting.plot_history(**kwargs)
+    finally:
+        plt.close("all")
+
+
+case("plot_history", plot_history,
+     lambda: plot_base() | {"references": {"pooled": 0.9}, "linestyles": ["-"]},
+     {"histories": (st.sampled_from([None, {}, [history()], {"FedAvg": object()},
+                                     {"FedAvg": History()}, {3: history()}]),
+                    ("histories", "history")),
+      "metric": (st.sampled_from([None, 3, "loss", ["accuracy"]]), ("metric",)),
+      "references": (st.sampled_from([3, [0.9], {"pooled": None}, {"pooled": np.nan},
+                                      {"pooled": "0.9"}, {1: 0.9}]), ("reference",)),
+      "linestyles": (st.sampled_from([[], "-", 3, [3]]), ("linestyles",)),
+      "marker": (st.sampled_from([3, ["o"]]), ("marker",)),
+      "ax": (st.sampled_from(["ax", 3, object()]), ("ax",))})
 case("hospital_color", plotting.hospital_color, lambda: {"k": 2},
      {"k": (bad_count(0), ("k",))})
 case("plot_metric", plot_metric, plot_base,
