@@ -22,7 +22,7 @@ WRONG_GRADS = {
     "sign": (lambda t, tg, X, y, mu: _g(t, X, y) + mu * (tg - t), "wrong sign"),
     "no_mu": (lambda t, tg, X, y, mu: _g(t, X, y) + (t - tg), "does not depend on mu"),
     "half": (lambda t, tg, X, y, mu: _g(t, X, y) + mu / 2 * (t - tg), "half as large"),
-    "sum": (lambda t, tg, X, y, mu: X.T @ (sigmoid(X @ t) - y) + mu * (t - tg), "N times"),
+    "sum": (lambda t, tg, X, y, mu: X.T @ (sigmoid(X @ t) - y) + mu * (t - tg), "n times"),
     "loss_sign": (lambda t, tg, X, y, mu: -_g(t, X, y) + mu * (t - tg), "loss part"),
     "shape": (lambda t, tg, X, y, mu: np.append(good_grad(t, tg, X, y, mu), 0.0), "shape"),
     "raises": (lambda t, tg, X, y, mu: 1 / 0, "ZeroDivisionError"),

@@ -64,11 +64,11 @@ _GRAD_MISTAKES = (
             "the proximal term is half as large as it should be.",
             "the 1/2 in mu/2 ||.||^2 cancels against the 2 of the square's derivative."),
     Mistake(lambda g, prox, mu, n: g * n + mu * prox,
-            "the proximal part is right but the loss gradient is N times too large.",
-            "the loss is the MEAN cross-entropy: divide the sum over examples by N."),
+            "the proximal part is right but the loss gradient is n times too large.",
+            "the loss is the MEAN cross-entropy: divide the sum over examples by n."),
     Mistake(lambda g, prox, mu, n: AnyOf(-g + mu * prox, -(g + mu * prox)),
             "the loss part of the gradient has the wrong sign.",
-            "the logistic gradient is X^T (sigmoid(X theta) - y) / N."),
+            "the logistic gradient is X^T (sigmoid(X theta) - y) / n."),
 )
 
 
