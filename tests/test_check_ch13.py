@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fedmed_lib.check.ch13_differential_privacy import check_clip
+from fedmed_lib.check.ch13_differential_privacy import check_clip, check_clip_per_layer
 from fedmed_lib.privacy.dp import clip_update
 
 
@@ -81,7 +81,7 @@ def test_coordinate_clipping_detected() -> None:
 def test_scaling_up_detected() -> None:
     fb = check_clip(always_scale)
     assert not fb.passed
-    assert "scaled a small update UP" in fb.message and "min(1, C / norm)" in fb.message
+    assert "scaled a small update UP" in fb.message and "min(1, S / norm)" in fb.message
 
 
 def test_per_array_detected() -> None:
@@ -116,8 +116,109 @@ def test_feedback_never_reveals_expected_values() -> None:
         assert "0.6" not in msg and "0.8" not in msg and "0.3" not in msg
 
 
-@pytest.mark.parametrize("check", [check_clip])
+@pytest.mark.parametrize("check", [check_clip, check_clip_per_layer])
 @pytest.mark.parametrize("not_a_function", [None, 3.0, "fn", [1.0], (lambda: 0)()])
 def test_a_called_function_instead_of_the_function_is_named(check, not_a_function):
     with pytest.raises(TypeError, match="fn must be your function itself"):
         check(not_a_function)
+
+
+# --- check_clip_per_layer: every row of its table of mistakes ----------------------
+
+
+def layer_clip(update, norms):
+    out = []
+    for u, s in zip(update, norms):
+        n = float(np.linalg.norm(u))
+        out.append(u * (min(1.0, s / n) if n > 0 else 1.0))
+    return out
+
+
+def test_per_layer_correct_answers_pass() -> None:
+    fb = check_clip_per_layer(layer_clip)
+    assert fb.passed, fb.message
+    assert "sqrt(sum of S_j**2)" in fb.message
+
+    def with_inf(update, norms):   # s / 0 = inf, min(1, inf) = 1: right, if inelegant
+        with np.errstate(divide="ignore"):
+            return [u * min(1.0, s / np.linalg.norm(u)) for u, s in zip(update, norms)]
+
+    assert check_clip_per_layer(with_inf).passed
+
+
+def test_per_layer_global_clip_detected() -> None:
+    total = lambda norms: float(np.sqrt(np.sum(np.square(norms))))  # noqa: E731
+    for fn in (lambda u, norms: correct_clip(u, total(norms)),
+               lambda u, norms: correct_clip(u, norms[0]),
+               lambda u, norms: correct_clip(u, sum(norms))):
+        fb = check_clip_per_layer(fn)
+        assert not fb.passed
+        assert "as a whole, with one global norm" in fb.message
+
+
+def test_per_layer_coordinate_clip_detected() -> None:
+    fb = check_clip_per_layer(lambda u, norms: [np.clip(a, -s, s) for a, s in zip(u, norms)])
+    assert not fb.passed and "[-S_j, S_j]" in fb.message
+
+
+def test_per_layer_scaling_up_detected() -> None:
+    def fn(update, norms):
+        return [u * s / np.linalg.norm(u) if np.linalg.norm(u) > 0 else u
+                for u, s in zip(update, norms)]
+
+    fb = check_clip_per_layer(fn)
+    assert not fb.passed and "scaled a small layer UP" in fb.message
+
+
+def test_per_layer_wrong_pairing_detected() -> None:
+    for fn in (lambda u, norms: layer_clip(u, [norms[0]] * len(norms)),
+               lambda u, norms: layer_clip(u, norms[::-1])):
+        fb = check_clip_per_layer(fn)
+        assert not fb.passed and "not to its own norm" in fb.message
+
+
+def test_per_layer_wrong_norm_detected() -> None:
+    def l1(update, norms):
+        return [u * (min(1.0, s / np.abs(u).sum()) if np.abs(u).sum() > 0 else 1.0)
+                for u, s in zip(update, norms)]
+
+    def squared(update, norms):
+        return [u * (min(1.0, s / np.sum(u**2)) if np.sum(u**2) > 0 else 1.0)
+                for u, s in zip(update, norms)]
+
+    for fn in (l1, squared):
+        fb = check_clip_per_layer(fn)
+        assert not fb.passed and "wrong norm" in fb.message
+
+
+def test_per_layer_zero_layer_and_in_place_detected() -> None:
+    def nan(update, norms):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return [u / np.linalg.norm(u) * min(np.linalg.norm(u), s)
+                    for u, s in zip(update, norms)]
+
+    fb = check_clip_per_layer(nan)
+    assert not fb.passed and "NaN or infinite" in fb.message
+
+    def in_place_layers(update, norms):
+        for u, s in zip(update, norms):
+            n = float(np.linalg.norm(u))
+            u *= min(1.0, s / n) if n > 0 else 1.0
+        return update
+
+    fb = check_clip_per_layer(in_place_layers)
+    assert not fb.passed and "in place" in fb.message
+
+
+def test_per_layer_shape_stub_and_generic() -> None:
+    fb = check_clip_per_layer(lambda u, norms: np.concatenate([a.ravel() for a in u]))
+    assert not fb.passed and "one array per layer" in fb.message
+
+    def stub(update, clipping_norms):
+        raise NotImplementedError
+
+    fb = check_clip_per_layer(stub)
+    assert not fb.passed and "not written yet" in fb.message
+    fb = check_clip_per_layer(lambda u, norms: [a * 0.5 for a in u])
+    assert not fb.passed and "some layer does not come back" in fb.message
+    assert "0.6" not in fb.message and "0.8" not in fb.message

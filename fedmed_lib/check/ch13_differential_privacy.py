@@ -1,9 +1,11 @@
-"""Self-checks for :ref:`ch-differential-privacy`: clipping a model update to norm C.
+"""Self-checks for :ref:`ch-differential-privacy`: clipping a model update.
 
 DP-FedAvg (McMahan et al., 2018) bounds each hospital's influence on the sum of
-updates by clipping the update's global L2 norm to ``C``. The check runs the
-learner's clipping function on small updates and explains what is wrong, without
-printing the expected arrays.
+updates by clipping the update's global L2 norm to ``S`` (:func:`check_clip`, the
+chapter's ``clip``), or layer by layer, layer ``j`` to its own norm ``S_j``
+(:func:`check_clip_per_layer`, the chapter's exercise; then the whole update has norm
+at most ``sqrt(sum S_j**2)``). The checks run the learner's function on small updates
+and explain what is wrong, without printing the expected arrays.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from fedmed_lib.check import Feedback, correct
-from fedmed_lib.check._core import Mistake, Symptom, Wrong, call, diagnose, selfcheck
+from fedmed_lib.check._core import AnyOf, Mistake, Symptom, Wrong, call, diagnose, selfcheck
 
 ClipFn = Callable[[list[np.ndarray], float], Sequence[np.ndarray]]
+LayerClipFn = Callable[[list[np.ndarray], list[float]], Sequence[np.ndarray]]
 
 
 def _norm(arrays: Sequence[np.ndarray]) -> float:
@@ -51,26 +54,26 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
 
 _SMALL_MISTAKES = (
     Symptom(lambda got, u, c: np.isclose(np.linalg.norm(got), c) and _cos(got, u) > 1 - 1e-9,
-            "An update whose norm is already below C came back with norm exactly C: "
+            "An update whose norm is already below S came back with norm exactly S: "
             "you scaled a small update UP.",
-            "the scale factor is min(1, C / norm); clipping only ever shrinks."),
+            "the scale factor is min(1, S / norm); clipping only ever shrinks."),
 )
 
 _LARGE_MISTAKES = (
     Mistake(lambda u, c: np.clip(u, -c, c),
-            "Each coordinate was clipped to [-C, C]: that changes the direction of the "
-            "update and its norm can still exceed C.",
+            "Each coordinate was clipped to [-S, S]: that changes the direction of the "
+            "update and its norm can still exceed S.",
             "compute ONE norm of the whole update, then multiply every entry by the same "
-            "factor min(1, C / norm)."),
+            "factor min(1, S / norm)."),
     Symptom(lambda got, u, c: _cos(got, u) < 1 - 1e-9,
             "The clipped update points in a different direction from the original.",
             "clipping multiplies the whole update by one positive number."),
     Symptom(lambda got, u, c: np.linalg.norm(got) > c + 1e-9,
-            "After clipping, the norm is still larger than C.",
+            "After clipping, the norm is still larger than S.",
             "use the Euclidean (L2) norm sqrt(sum of squares) over all entries."),
     Symptom(lambda got, u, c: any(np.isclose(np.linalg.norm(got), c * v) for v in (
                 np.linalg.norm(u) / np.abs(u).sum(), 1 / np.linalg.norm(u), 1 / np.abs(u).max())),
-            "The direction is right but the clipped norm is below C: you divided by a "
+            "The direction is right but the clipped norm is below S: you divided by a "
             "different norm (L1, squared L2 or max).",
             "the norm is np.sqrt(sum of squares), not the sum of absolute values, "
             "the sum of squares itself, or the largest entry."),
@@ -78,7 +81,7 @@ _LARGE_MISTAKES = (
 
 _LAYERS_MISTAKES = (
     Mistake(lambda u, c: u,
-            "Every array had norm below C, but the update as a whole did not, and it came "
+            "Every array had norm below S, but the update as a whole did not, and it came "
             "back unchanged: you clipped each array (layer) separately.",
             "the norm is over ALL arrays together: sqrt(sum over arrays of sum of squares)."),
 )
@@ -89,9 +92,9 @@ def check_clip(fn: ClipFn) -> Feedback:
     """Check a learner's ``clip(update, clipping_norm) -> update``.
 
     ``update`` is a list of numpy arrays (one per layer); the result must be
-    ``update * min(1, C / ||update||)`` with the norm taken over all arrays together.
-    Detects: clipping each coordinate to ``[-C, C]``, scaling small updates up to
-    norm ``C``, clipping each array separately, and using a wrong norm (L1,
+    ``update * min(1, S / ||update||)`` with the norm taken over all arrays together.
+    Detects: clipping each coordinate to ``[-S, S]``, scaling small updates up to
+    norm ``S``, clipping each array separately, and using a wrong norm (L1,
     squared, max). Introduced in :ref:`ch-differential-privacy`.
 
     Raises
@@ -104,17 +107,17 @@ def check_clip(fn: ClipFn) -> Feedback:
     layers = [np.array([0.6, 0.8]), np.array([[0.8], [-0.6]]), np.array([0.0])]
     for what, update, c, table, generic in (
         ("Small update", small, 2.0, _SMALL_MISTAKES, (
-            "An update whose norm is already below C was changed.",
-            "when ||update|| <= C, clipping must return the update unchanged.")),
+            "An update whose norm is already below S was changed.",
+            "when ||update|| <= S, clipping must return the update unchanged.")),
         ("Large update", big, 1.0, _LARGE_MISTAKES, (
-            "The direction is right but the clipped norm is below C.",
-            "a large update should come back with norm exactly C.")),
+            "The direction is right but the clipped norm is below S.",
+            "a large update should come back with norm exactly S.")),
         ("Update with several arrays", layers, 1.2, _LAYERS_MISTAKES, (
             "An update made of several arrays was not scaled as one vector.",
             "compute one global norm, then multiply every array by the same factor.")),
         ("Zero update", [np.zeros(3)], 1.0, (), (
             "The zero update did not come back as zeros (division by a zero norm?).",
-            "min(1, C / norm) is 1 when the norm is 0; treat that case separately.")),
+            "min(1, S / norm) is 1 when the norm is 0; treat that case separately.")),
     ):
         u = _flat(update)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -122,6 +125,112 @@ def check_clip(fn: ClipFn) -> Feedback:
             diagnose(got, u * min(1.0, c / max(_norm(update), 1e-300)), table, (u, c),
                      generic=generic, rtol=1e-9, atol=1e-12)
     return correct(
-        "Your clipping bounds the global L2 norm by C, keeps the direction, and leaves "
+        "Your clipping bounds the global L2 norm by S, keeps the direction, and leaves "
         "small updates (and the zero update) unchanged."
+    )
+
+
+# --- per-layer clipping (the chapter's exercise) -------------------------------------
+
+
+def _per_layer(update: Sequence[np.ndarray], norms: Sequence[float],
+               norm: Callable[[np.ndarray], float] = lambda a: float(np.linalg.norm(a))
+               ) -> np.ndarray:
+    """Each layer times min(1, S_j / norm(layer)); a zero layer stays zero."""
+    return _flat([a * min(1.0, s / norm(a)) if norm(a) > 0 else a
+                  for a, s in zip(update, norms, strict=True)])
+
+
+def _whole(update: Sequence[np.ndarray], s: float) -> np.ndarray:
+    return _flat(update) * min(1.0, s / max(_norm(update), 1e-300))
+
+
+_PER_LAYER_MISTAKES = (
+    Symptom(lambda got, update, norms: not np.all(np.isfinite(got)),
+            "Some entries came back NaN or infinite: a layer of norm zero was divided by "
+            "its norm.",
+            "a layer whose norm is 0 is already inside its ball; leave it unchanged."),
+    Mistake(lambda update, norms: AnyOf(*(_whole(update, s) for s in (
+                float(np.sqrt(np.sum(np.square(norms)))), float(np.sum(norms)),
+                float(np.min(norms)), float(norms[0])))),
+            "You clipped the update as a whole, with one global norm: that is the chapter's "
+            "clip, not per-layer clipping.",
+            "compute one norm PER LAYER and compare layer j with its own clipping norm "
+            "S_j."),
+    Mistake(lambda update, norms: _flat([np.clip(a, -s, s) for a, s in zip(update, norms,
+                                                                          strict=True)]),
+            "Each coordinate was clipped to [-S_j, S_j]: that changes the direction of a "
+            "layer, and its norm can still exceed S_j.",
+            "scale each layer by ONE factor computed from that layer's L2 norm."),
+    Mistake(lambda update, norms: _flat([a * s / np.linalg.norm(a) for a, s in zip(
+                update, norms, strict=True)]),
+            "A layer whose norm was already below its S_j came back with norm exactly S_j: "
+            "you scaled a small layer UP.",
+            "the factor of layer j is min(1, S_j / norm of layer j); clipping only shrinks."),
+    Mistake(lambda update, norms: AnyOf(
+                _per_layer(update, [norms[0]] * len(norms)),
+                _per_layer(update, [norms[-1]] * len(norms)),
+                _per_layer(update, list(norms)[::-1])),
+            "Every layer was clipped, but not to its own norm: the clipping norms went to "
+            "the wrong layers (one norm for all, or another order).",
+            "pair layer j with clipping_norms[j], e.g. zip(update, clipping_norms)."),
+    Mistake(lambda update, norms: AnyOf(
+                _per_layer(update, norms, lambda a: float(np.abs(a).sum())),
+                _per_layer(update, norms, lambda a: float(np.sum(np.square(a)))),
+                _per_layer(update, norms, lambda a: float(np.abs(a).max()))),
+            "Each layer was scaled in its own direction, but by the wrong norm (L1, "
+            "squared L2 or max).",
+            "the norm of a layer is the Euclidean one: the square root of its sum of "
+            "squares."),
+)
+
+
+@selfcheck(require_function=True)
+def check_clip_per_layer(fn: LayerClipFn) -> Feedback:
+    """Check a learner's ``clip_per_layer(update, clipping_norms) -> update``.
+
+    ``update`` is a list of numpy arrays (one per layer) and ``clipping_norms`` a list of
+    one positive norm ``S_j`` per layer; layer ``j`` must come back as
+    ``u_j * min(1, S_j / ||u_j||)`` (unchanged if it is zero). Detects: one global clip
+    (the chapter's ``clip``), clipping each coordinate, scaling small layers up, norms
+    paired with the wrong layers, a wrong norm (L1, squared, max), division by a zero
+    norm, and changing the input in place. Introduced in :ref:`ch-differential-privacy`.
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
+    """
+    mixed = [np.array([3.0, -4.0]), np.array([[0.1], [0.2], [-0.2]]), np.array([6.0, 8.0, 0.0])]
+    zero = [np.array([0.5, 1.2]), np.zeros((2, 2)), np.array([0.3])]
+    for what, update, norms in (
+        ("Update with a large, a small and a large layer", mixed, [1.0, 2.0, 4.0]),
+        ("Update with a zero layer", zero, [0.65, 0.5, 1.0]),
+    ):
+        hint = ("return a new list with one array per layer, "
+                "e.g. [u * factor_j for each layer], and never modify the input.")
+        out = call(fn, update, list(norms), hint=hint, where=f" ({what.lower()})", inplace=(
+            f"{what}: your function changed the update it was given (in place).", hint),
+            stub=("Your function is not written yet (it raises NotImplementedError).",
+                  "compute each layer's L2 norm and scale that layer by its own factor."))
+        if not isinstance(out, list | tuple) or len(out) != len(update):
+            size = len(out) if hasattr(out, "__len__") else "?"
+            raise Wrong(f"{what}: your function returned {type(out).__name__} of length "
+                        f"{size}; expected a list with one array per layer "
+                        f"({len(update)}).", hint)
+        arrays = [np.asarray(a, dtype=np.float64) for a in out]
+        for a, u in zip(arrays, update, strict=True):
+            if a.shape != u.shape:
+                raise Wrong(f"{what}: an output array has shape {a.shape}, its input had "
+                            f"shape {u.shape}.", hint)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            diagnose(_flat(arrays), _per_layer(update, norms), _PER_LAYER_MISTAKES,
+                     (update, norms), prefix=f"{what}: ", rtol=1e-9, atol=1e-12,
+                     generic=("some layer does not come back as that layer times "
+                              "min(1, S_j / its norm).",
+                              "treat each layer on its own: its norm, its S_j, one factor."))
+    return correct(
+        "Your per-layer clipping bounds every layer j by its own S_j, keeps each layer's "
+        "direction and leaves small (and zero) layers unchanged; the whole update then "
+        "has norm at most sqrt(sum of S_j**2)."
     )
