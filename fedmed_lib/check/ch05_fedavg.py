@@ -1,14 +1,17 @@
-"""Self-checks for :ref:`ch-fedavg`: a client's update and a FedAvg round.
+"""Self-checks for :ref:`ch-fedavg`: a client's update and a FedAvg round with a server step.
 
-The learner writes ``client_update(theta, X, y, grad, lr, local_epochs)``, which runs
+The learner writes ``my_client_update(theta, X, y, grad, lr, local_epochs)``, which runs
 ``local_epochs`` full-batch gradient steps from the global model ``theta`` and returns
-``(theta_local - theta, num_examples)``, and ``fedavg_round(theta, clients, grad, lr,
-local_epochs)``, which returns the new global model ``theta + sum_k (n_k/n) delta_k``
-(McMahan et al., 2017, Algorithm 1). The checks run them on small linear-regression
-federations and recognise the usual mistakes (returning the model instead of the
-update, a flipped sign, starting from zeros instead of the global model, a single
-local step, an unweighted average, returning the averaged update) without printing
-the expected values.
+``(theta_local - theta, num_examples)``, and ``my_fedavg_round(theta, clients, grad, lr,
+local_epochs, server_lr)``, which returns the new global model
+``theta + server_lr * sum_k (n_k/n) delta_k`` (McMahan et al., 2017, Algorithm 1, with
+the server step size of ``fedmed_lib.algorithms.FedAvg(server_lr=...)``; Reddi et al.,
+2021, "Adaptive federated optimization"). The checks run them on small
+linear-regression federations and recognise the usual mistakes (returning the model
+instead of the update, a flipped sign, starting from zeros instead of the global model,
+a single local step, an unweighted average, returning the averaged update, ignoring the
+server learning rate or applying it to the model or to the clients' learning rate)
+without printing the expected values.
 """
 
 from __future__ import annotations
@@ -35,12 +38,15 @@ def _federation(seed: int, sizes: Sequence[int]) -> Clients:
     return clients
 
 
-def _cases() -> list[tuple[np.ndarray, Clients, float, int]]:
-    """``(theta, clients, lr, local_epochs)``: a non-zero start and unequal clients."""
+def _cases() -> list[tuple[np.ndarray, Clients, float, int, float]]:
+    """``(theta, clients, lr, local_epochs, server_lr)``: a non-zero start, unequal clients.
+
+    No case has ``server_lr = 1``, so that a round which ignores it is recognised.
+    """
     return [
-        (np.array([0.5, -0.3, 0.8]), _federation(5, (4, 12, 30)), 0.05, 3),
-        (np.array([-1.0, 0.2, 0.1]), _federation(6, (25, 5)), 0.1, 1),
-        (np.array([0.3, 0.3, -0.6]), _federation(7, (8, 3, 17, 40)), 0.02, 5),
+        (np.array([0.5, -0.3, 0.8]), _federation(5, (4, 12, 30)), 0.05, 3, 0.5),
+        (np.array([-1.0, 0.2, 0.1]), _federation(6, (25, 5)), 0.1, 1, 2.0),
+        (np.array([0.3, 0.3, -0.6]), _federation(7, (8, 3, 17, 40)), 0.02, 5, 1.5),
     ]
 
 
@@ -99,7 +105,7 @@ def check_client_update(fn: Callable[..., tuple[np.ndarray, int]]) -> Feedback:
     TypeError
         If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
-    for case_no, (theta, clients, lr, epochs) in enumerate(_cases(), start=1):
+    for case_no, (theta, clients, lr, epochs, _) in enumerate(_cases(), start=1):
         for X, y in clients:
             out = call(
                 fn, theta, X, y, mse_grad, lr, epochs, where=f" (test case {case_no})",
@@ -157,31 +163,53 @@ def _round(
 
 
 _ROUND_MISTAKES = (
-    Mistake(lambda theta, clients, lr, epochs: _round(theta, clients, lr, epochs),
+    Mistake(lambda theta, clients, lr, epochs, s: theta + _round(theta, clients, lr, epochs),
+            "You do not use the server learning rate.",
+            "the server scales the weighted average update by server_lr before adding it "
+            "to theta."),
+    Mistake(lambda theta, clients, lr, epochs, s: s * (theta + _round(theta, clients, lr, epochs)),
+            "You multiply the whole new model by the server learning rate.",
+            "server_lr scales only the averaged update, not the global model it is added to."),
+    Mistake(lambda theta, clients, lr, epochs, s: AnyOf(
+                theta + _round(theta, clients, s * lr, epochs),
+                theta + s * _round(theta, clients, s * lr, epochs),
+            ),
+            "You give the server learning rate to the clients.",
+            "the clients train with lr as before; server_lr is applied by the server, to "
+            "the averaged update."),
+    Mistake(lambda theta, clients, lr, epochs, s: AnyOf(
+                s * _round(theta, clients, lr, epochs), _round(theta, clients, lr, epochs)
+            ),
             "You return the averaged update, not the new model.",
-            "the server adds the weighted average of the updates to the global theta."),
-    Mistake(lambda theta, clients, lr, epochs: AnyOf(
-                *(v + _round(theta, clients, lr, epochs, weights="1/K") for v in (theta, 0))
+            "the server adds the (scaled) weighted average of the updates to the global theta."),
+    Mistake(lambda theta, clients, lr, epochs, s: AnyOf(
+                *(v + f * _round(theta, clients, lr, epochs, weights="1/K")
+                  for v in (theta, 0) for f in (s, 1))
             ),
             "You average the clients without weights.",
             "weight client k by n_k / n (its share of the examples), as in weighted aggregation."),
-    Mistake(lambda theta, clients, lr, epochs: AnyOf(
-                *(theta + _round(theta, clients, lr, epochs, weights=w) for w in ("1", "n_k"))
+    Mistake(lambda theta, clients, lr, epochs, s: AnyOf(
+                *(theta + f * _round(theta, clients, lr, epochs, weights=w)
+                  for w in ("1", "n_k") for f in (s, 1))
             ),
             "Your weights do not sum to one.",
             "divide each client's n_k by the total n before weighting."),
-    Mistake(lambda theta, clients, lr, epochs: AnyOf(
-                *(v + _round(theta, clients, lr, epochs, start=0 * theta) for v in (0, theta))
+    Mistake(lambda theta, clients, lr, epochs, s: AnyOf(
+                *(v + f * (_round(theta, clients, lr, epochs, start=0 * theta) - shift)
+                  for v in (0, theta) for f in (s, 1) for shift in (0, theta))
             ),
             "Your clients do not start from the global model.",
             "every client must begin local training at the theta the server broadcast, "
             "not at zeros."),
-    Mistake(lambda theta, clients, lr, epochs: (
-                theta + _round(theta, clients, lr, 1) if epochs > 1 else None
+    Mistake(lambda theta, clients, lr, epochs, s: (
+                AnyOf(*(theta + f * _round(theta, clients, lr, 1) for f in (s, 1)))
+                if epochs > 1 else None
             ),
             "Your clients take a single gradient step.",
             "each client repeats the step local_epochs times before the server averages."),
-    Mistake(lambda theta, clients, lr, epochs: theta - _round(theta, clients, lr, epochs),
+    Mistake(lambda theta, clients, lr, epochs, s: AnyOf(
+                *(theta - f * _round(theta, clients, lr, epochs) for f in (s, 1))
+            ),
             "Your new model moves the wrong way.",
             "add the weighted average of the updates (theta_k - theta) to theta."),
 )
@@ -189,16 +217,17 @@ _ROUND_MISTAKES = (
 
 @selfcheck(require_function=True)
 def check_fedavg_round(fn: Callable[..., np.ndarray]) -> Feedback:
-    """Check a learner's ``fedavg_round(theta, clients, grad, lr, local_epochs)``.
+    """Check a learner's ``my_fedavg_round(theta, clients, grad, lr, local_epochs, server_lr)``.
 
     Introduced in the exercises of :ref:`ch-fedavg`.
 
     Parameters
     ----------
     fn
-        Returns the new global model ``theta + sum_k (n_k/n) (theta_k - theta)``
-        where ``theta_k`` is client ``k``'s model after ``local_epochs`` full-batch
-        gradient steps from ``theta``.
+        Returns the new global model
+        ``theta + server_lr * sum_k (n_k/n) (theta_k - theta)`` where ``theta_k`` is
+        client ``k``'s model after ``local_epochs`` full-batch gradient steps from
+        ``theta``.
 
     Returns
     -------
@@ -210,11 +239,11 @@ def check_fedavg_round(fn: Callable[..., np.ndarray]) -> Feedback:
     TypeError
         If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
-    for case_no, (theta, clients, lr, epochs) in enumerate(_cases(), start=1):
+    for case_no, (theta, clients, lr, epochs, server_lr) in enumerate(_cases(), start=1):
         out = call(
-            fn, theta, clients, mse_grad, lr, epochs, where=f" (test case {case_no})",
-            hint="call it as fedavg_round(theta, clients, grad, lr, local_epochs) with "
-            "clients a list of (X, y) pairs; return the new theta.",
+            fn, theta, clients, mse_grad, lr, epochs, server_lr, where=f" (test case {case_no})",
+            hint="call it as my_fedavg_round(theta, clients, grad, lr, local_epochs, "
+            "server_lr) with clients a list of (X, y) pairs; return the new theta.",
             inplace=(
                 "Your function changed the global model theta in place.",
                 "compute the new model in a new array; the server keeps the old one "
@@ -222,15 +251,16 @@ def check_fedavg_round(fn: Callable[..., np.ndarray]) -> Feedback:
             ),
         )
         diagnose(
-            out, theta + _round(theta, clients, lr, epochs), _ROUND_MISTAKES,
-            (theta, clients, lr, epochs),
+            out, theta + server_lr * _round(theta, clients, lr, epochs), _ROUND_MISTAKES,
+            (theta, clients, lr, epochs, server_lr),
             generic=(
                 f"Your new global model is not the FedAvg result (test case {case_no}).",
-                "run client updates from theta, weight them by n_k / n, add the weighted "
-                "average to theta.",
+                "run client updates from theta, weight them by n_k / n, scale the weighted "
+                "average by server_lr and add it to theta.",
             ),
         )
     return correct(
         "Your FedAvg round is right: clients start from the global model, train "
-        "locally, and the server adds the n_k/n-weighted average of their updates."
+        "locally, and the server adds server_lr times the n_k/n-weighted average of "
+        "their updates."
     )
