@@ -119,13 +119,13 @@ _TRIMMED_MISTAKES: tuple[Mistake | Symptom, ...] = (
     *_shape_mistakes("trimmed mean"),
     Mistake(lambda U, k, kc: U.mean(axis=0),
             "Your aggregate equals the plain mean: nothing was trimmed.",
-            "sort each column and drop k = floor(beta * m) values at EACH end."),
+            "sort each column and drop b = floor(beta * K) values at EACH end (K hospitals)."),
     Mistake(lambda U, k, kc: AnyOf(_trim(U, k, len(U)), _trim(U, 0, len(U) - k)),
             "You trimmed only one side: attackers who push the other way survive.",
-            "drop the k smallest AND the k largest values of each parameter."),
+            "drop the b smallest AND the b largest values of each parameter."),
     Mistake(_ceil,
             "You trimmed one value too many at each end.",
-            "k = floor(beta * m), rounded down."),
+            "b = floor(beta * K) for K hospitals, rounded down."),
     Mistake(lambda U, k, kc: _by_norm(U, k),
             "You dropped whole hospitals (by the size of their update), not values "
             "per parameter.",
@@ -137,10 +137,10 @@ _TRIMMED_MISTAKES: tuple[Mistake | Symptom, ...] = (
 def check_trimmed_mean(fn: TrimmedMeanFn) -> Feedback:
     """Check a learner's coordinate-wise trimmed mean ``fn(updates, beta) -> aggregate``.
 
-    For each parameter, drop the ``k = floor(beta * m)`` largest and ``k`` smallest
-    of the ``m`` hospitals' values and average the rest. Detects: trimming only one
+    For each parameter, drop the ``b = floor(beta * K)`` largest and ``b`` smallest
+    of the ``K`` hospitals' values and average the rest. Detects: trimming only one
     side, no trimming (the mean), trimming whole hospitals instead of values per
-    parameter, the wrong axis, and rounding ``k`` up. Introduced in :ref:`ch-robust`.
+    parameter, the wrong axis, and rounding ``b`` up. Introduced in :ref:`ch-robust`.
 
     Raises
     ------
@@ -153,8 +153,8 @@ def check_trimmed_mean(fn: TrimmedMeanFn) -> Feedback:
         k, kc = int(np.floor(beta * m)), int(np.ceil(beta * m))
         diagnose(out, _trim(U, k, m - k), _TRIMMED_MISTAKES, (U, k, kc), rtol=1e-5, atol=1e-8,
                  generic=("Your aggregate is not the coordinate-wise trimmed mean.",
-                          "sort each column, drop k = floor(beta * m) at each end, average "
+                          "sort each column, drop b = floor(beta * K) at each end, average "
                           "the rest."))
     return correct(
-        "Your trimmed mean drops floor(beta * m) values at both ends of every parameter."
+        "Your trimmed mean drops floor(beta * K) values at both ends of every parameter."
     )
