@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fedmed_lib.check.ch14_robust import check_median, check_trimmed_mean
+from fedmed_lib.check.ch14_robust import (
+    check_mean_around_median,
+    check_median,
+    check_trimmed_mean,
+)
 
 # --- median ----------------------------------------------------------------------------
 
@@ -121,8 +125,73 @@ def test_feedback_never_reveals_values() -> None:
         assert not any(ch.isdigit() for ch in msg.replace("axis=0", ""))
 
 
-@pytest.mark.parametrize("check", [check_median, check_trimmed_mean])
+@pytest.mark.parametrize("check", [check_median, check_trimmed_mean, check_mean_around_median])
 @pytest.mark.parametrize("not_a_function", [None, 3.0, "fn", [1.0], (lambda: 0)()])
 def test_a_called_function_instead_of_the_function_is_named(check, not_a_function):
     with pytest.raises(TypeError, match="fn must be your function itself"):
         check(not_a_function)
+
+
+# --- mean around the median: every row of its table of mistakes ---------------------
+
+
+def _nearest(U, center, keep):
+    idx = np.argsort(np.abs(U - center), axis=0)[:keep]
+    return np.take_along_axis(U, idx, axis=0).mean(axis=0)
+
+
+def mam(U, f):
+    return _nearest(U, np.median(U, axis=0), U.shape[0] - f)
+
+
+def mam_loop(U, f):
+    med = np.median(U, axis=0)
+    out = np.empty(U.shape[1])
+    for j in range(U.shape[1]):
+        col = U[:, j]
+        out[j] = col[np.argsort(np.abs(col - med[j]))[: len(col) - f]].mean()
+    return out
+
+
+def test_mam_correct() -> None:
+    for fn in (mam, mam_loop):
+        fb = check_mean_around_median(fn)
+        assert fb.passed, fb.message
+        assert "K - f values nearest its median" in fb.message
+
+
+@pytest.mark.parametrize(("fn", "words"), [
+    (lambda U, f: np.median(U, axis=0), "the median itself"),
+    (lambda U, f: U.mean(axis=0), "plain mean"),
+    (lambda U, f: _nearest(U, U.mean(axis=0), U.shape[0] - f), "closest to the MEAN"),
+    (lambda U, f: _nearest(U, np.median(U, axis=0), f), "You kept f values"),
+    (lambda U, f: _nearest(U, np.median(U, axis=0), U.shape[0] - f - 1), "one value too few"),
+    (lambda U, f: _nearest(U, np.median(U, axis=0), U.shape[0] - f + 1), "one value too few"),
+    (lambda U, f: np.sort(U, axis=0)[f: U.shape[0] - f].mean(axis=0), "at EACH end"),
+    (lambda U, f: U[np.argsort(np.linalg.norm(U - np.median(U, axis=0), axis=1))
+                    [: U.shape[0] - f]].mean(axis=0), "whole hospitals"),
+    (lambda U, f: mam(U.T, 0), "wrong axis"),
+    (lambda U, f: float(mam(U, f).mean()), "single number"),
+])
+def test_mam_mistakes(fn, words) -> None:
+    fb = check_mean_around_median(fn)
+    assert not fb.passed
+    assert words in fb.message, fb.message
+    if words != "wrong axis":   # that message names the number of hospitals it got
+        assert not any(ch.isdigit() for ch in fb.message.replace("axis=0", ""))
+
+
+def test_mam_generic_in_place_and_stub() -> None:
+    fb = check_mean_around_median(lambda U, f: mam(U, f) + 1.0)
+    assert not fb.passed and "not the mean around the median" in fb.message
+
+    def in_place(U, f):
+        U.sort(axis=0)
+        return mam(U, f)
+
+    assert "in place" in check_mean_around_median(in_place).message
+
+    def stub(updates, f):
+        raise NotImplementedError
+
+    assert not check_mean_around_median(stub).passed

@@ -1,6 +1,9 @@
-"""Self-checks for :ref:`ch-robust`: the coordinate-wise median and trimmed mean.
+"""Self-checks for :ref:`ch-robust`: coordinate-wise median, trimmed mean, mean around median.
 
-The robust rules of Yin et al. (2018) work *per coordinate*, over the clients.
+The robust rules of Yin et al. (2018) work *per coordinate*, over the clients. The
+chapter writes the median and the trimmed mean (:func:`check_median`,
+:func:`check_trimmed_mean`); its exercise asks for a rule it does not show, the mean of
+the ``K - f`` values nearest each parameter's median (:func:`check_mean_around_median`).
 The checks run the learner's function on small stacks of updates (one row per
 hospital) and name the typical mistakes without printing the expected values.
 """
@@ -157,4 +160,98 @@ def check_trimmed_mean(fn: TrimmedMeanFn) -> Feedback:
                           "the rest."))
     return correct(
         "Your trimmed mean drops floor(beta * K) values at both ends of every parameter."
+    )
+
+
+# --- mean around the median (the chapter's exercise) ----------------------------------
+
+MeanAroundMedianFn = Callable[[np.ndarray, int], np.ndarray]
+
+
+def _around(U: np.ndarray, center: np.ndarray, keep: int) -> np.ndarray | None:
+    """Per column, the mean of the ``keep`` values closest to ``center``."""
+    if not 1 <= keep <= U.shape[0]:
+        return None
+    order = np.argsort(np.abs(U - center), axis=0, kind="stable")[:keep]
+    return np.take_along_axis(U, order, axis=0).mean(axis=0)
+
+
+def _mam(U: np.ndarray, f: int) -> np.ndarray | None:
+    return _around(U, np.median(U, axis=0), U.shape[0] - f)
+
+
+def _whole_hospitals(U: np.ndarray, f: int) -> np.ndarray:
+    """Keep the K - f hospitals whose whole update is nearest the median vector."""
+    dist = np.linalg.norm(U - np.median(U, axis=0), axis=1)
+    return U[np.argsort(dist, kind="stable")[: U.shape[0] - f]].mean(axis=0)
+
+
+def _mam_cases() -> list[tuple[np.ndarray, int]]:
+    rng = np.random.default_rng(1414)
+    one_side = rng.normal(size=(7, 3))
+    one_side[:2] = rng.normal(size=(2, 3)) + 25.0       # two attackers, far on one side
+    two_sides = rng.normal(size=(10, 4))
+    two_sides[:2] = 40.0 + rng.normal(size=(2, 4))
+    two_sides[2] = -30.0 + rng.normal(size=4)           # three attackers, on both sides
+    honest = rng.normal(size=(8, 5))                     # no attacker: each parameter keeps
+    return [(one_side, 2), (two_sides, 3), (honest, 2)]  # values of different hospitals
+
+
+_MAM_MISTAKES: tuple[Mistake | Symptom, ...] = (
+    *_shape_mistakes("mean around the median"),
+    Mistake(lambda U, f: np.median(U, axis=0),
+            "Your aggregate is the median itself: nothing was averaged around it.",
+            "the median only says where the centre is; average the values nearest to it."),
+    Mistake(lambda U, f: U.mean(axis=0),
+            "Your aggregate equals the plain mean: no value was left out, so far-away "
+            "attackers still pull it.",
+            "keep only the K - f values of each parameter that are closest to its median."),
+    Mistake(lambda U, f: _around(U, U.mean(axis=0), U.shape[0] - f),
+            "You kept the values closest to the MEAN of each parameter; the attackers "
+            "drag the mean, so the values kept are the wrong ones.",
+            "measure the distance of each value to the coordinate-wise median."),
+    Mistake(lambda U, f: _around(U, np.median(U, axis=0), f),
+            "You kept f values per parameter; f is the number to leave out.",
+            "keep the K - f values nearest the median (K hospitals, f attackers)."),
+    Mistake(lambda U, f: AnyOf(_around(U, np.median(U, axis=0), U.shape[0] - f - 1),
+                               _around(U, np.median(U, axis=0), U.shape[0] - f + 1)),
+            "You kept one value too few or too many per parameter.",
+            "exactly K - f values per parameter: K hospitals, f of them left out."),
+    Mistake(lambda U, f: _trim(U, f, U.shape[0] - f),
+            "You trimmed f values at EACH end (the trimmed mean); this rule keeps the "
+            "K - f values nearest the median, whichever side they lie on.",
+            "sort each parameter's values by their distance |value - median|, not by "
+            "the value itself."),
+    Mistake(_whole_hospitals,
+            "You kept whole hospitals (by the distance of their update to the median "
+            "vector), not values per parameter.",
+            "decide separately for every parameter (column) which values to keep."),
+)
+
+
+@selfcheck(require_function=True)
+def check_mean_around_median(fn: MeanAroundMedianFn) -> Feedback:
+    """Check ``fn(updates, f) -> aggregate``: the coordinate-wise mean around the median.
+
+    For each parameter (column of ``updates``, one row per hospital), keep the ``K - f``
+    values closest to the column's median and average them. Detects: the median itself,
+    the plain mean, closeness to the mean instead of the median, keeping ``f`` values,
+    an off-by-one count, the trimmed mean (``f`` values dropped at each end), keeping
+    whole hospitals, and the wrong axis. Introduced in :ref:`ch-robust`.
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
+    """
+    for U, f in _mam_cases():
+        out = _run(fn, U, f, hint="work per column: distances to the column's median, "
+                   "keep the nearest values, average them.")
+        diagnose(out, _mam(U, f), _MAM_MISTAKES, (U, f), rtol=1e-9, atol=1e-12,
+                 generic=("Your aggregate is not the mean around the median.",
+                          "for each parameter: the median, the distance of every value to "
+                          "it, the K - f nearest values, their mean."))
+    return correct(
+        "Your rule keeps, for every parameter, the K - f values nearest its median and "
+        "averages them."
     )
