@@ -20,19 +20,32 @@ export FEDMED_DATA_DIR ?= $(abspath ../shared/data)
 
 book: install mathjax execute build pdf serve
 
-test: install mathjax browser lint unit nbval portable-and-books browser-test
+test: install mathjax browser lint unit nbval portable-and-books
 
-# make test's time budget (25 min on 2 cores): the second, other-machine execution runs
-# beside the site and PDF builds (one core each); the first execution, whose times make
-# the timing table, runs alone before them. Both must pass.
+# make test's time budget (25 min on 2 cores). The first execution of the notebooks,
+# whose times make the timing table, runs alone. Then three lines of work share the two
+# cores: the second, other-machine execution (nbval-portable) runs beside the strict
+# builds of both sites; once the sites are built, the PDF books are printed and checked
+# beside the browser test of the sites; last, the browser tests that follow the sites'
+# links to the PDF books (marked needs_pdf). Every part must pass.
 portable-and-books: install mathjax browser
 	@mkdir -p _build
-	$(MAKE) --no-print-directory nbval-portable > _build/nbval-portable.log 2>&1 & pid=$$!; \
-	  $(MAKE) --no-print-directory build-strict pdf pdf-test; books=$$?; \
-	  wait $$pid; portable=$$?; \
-	  echo "--- make nbval-portable (run beside the books; log _build/nbval-portable.log):"; \
+	@$(MAKE) --no-print-directory nbval-portable > _build/nbval-portable.log 2>&1 & portable=$$!; \
+	  status=0; $(MAKE) --no-print-directory build-strict || status=1; \
+	  if [ $$status = 0 ]; then \
+	    $(MAKE) --no-print-directory pdf pdf-test > _build/pdf.log 2>&1 & pdfs=$$!; \
+	    $(MAKE) --no-print-directory browser-test BROWSER_TESTS='-m "not needs_pdf"' || status=1; \
+	    pdf=0; wait $$pdfs || pdf=1; \
+	    echo "--- make pdf pdf-test (run beside the browser test; log _build/pdf.log):"; \
+	    tail -n 20 _build/pdf.log; \
+	    if [ $$pdf = 0 ]; then \
+	      $(MAKE) --no-print-directory browser-test BROWSER_TESTS='-m needs_pdf' || status=1; \
+	    else status=1; fi; \
+	  fi; \
+	  port=0; wait $$portable || port=1; \
+	  echo "--- make nbval-portable (run beside the builds; log _build/nbval-portable.log):"; \
 	  tail -n 25 _build/nbval-portable.log; \
-	  test $$books = 0 -a $$portable = 0
+	  test $$status = 0 -a $$port = 0
 
 ## --- installation --------------------------------------------------------------
 install: $(VENV)/.installed
@@ -136,8 +149,9 @@ nbval-portable: install
 	$(PORTABLE_ENV) $(BIN)/python -c "import numpy; numpy.show_runtime()" | grep -A2 simd_extensions
 	$(PORTABLE_ENV) $(BIN)/pytest --nbval-lax -p no:cacheprovider -q --nbval-cell-timeout=300 notebooks/
 
+BROWSER_TESTS ?=
 browser-test: install browser
-	$(BIN)/pytest tests/browser -q
+	$(BIN)/pytest tests/browser -q $(BROWSER_TESTS)
 
 bench: install
 	$(BIN)/python benchmarks/bench_scaling.py

@@ -258,3 +258,26 @@ def test_staging_merges_english_outputs_and_refuses_other_code(tmp_path: Path, m
 def test_search_dictionary_keeps_terms_whole() -> None:
     words = stage_zh.search_words()
     assert {"联邦学习", "差分隐私", "安全聚合", "非独立同分布"} <= set(words)
+
+
+def test_every_part_of_the_toc_has_a_chinese_caption() -> None:
+    """The Chinese sidebar names every part in Chinese (tools/stage_zh.py CAPTIONS)."""
+    import yaml
+
+    toc = yaml.safe_load((Path(__file__).resolve().parents[1] / "book" / "_toc.yml").read_text())
+    captions = [part["caption"] for part in toc.get("parts", [])]
+    missing = [c for c in captions if c not in stage_zh.CAPTIONS]
+    assert missing == [], f"parts without a Chinese caption in stage_zh.CAPTIONS: {missing}"
+    assert all(zh_sync.has_chinese(stage_zh.CAPTIONS[c]) for c in captions)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).resolve().parents[1] / "book" / "zh" / "notebooks").glob("*.ipynb")))
+def test_figure_alt_text_is_chinese(name: str) -> None:
+    """A translated chapter describes its figures in Chinese (cell metadata mystnb.image.alt)."""
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "book" / "zh" / "notebooks" / name, as_version=4)
+    english = [
+        i for i, cell in enumerate(nb.cells)
+        if (alt := cell.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt"))
+        and not zh_sync.has_chinese(alt)
+    ]
+    assert english == [], f"{name}: cells whose figure alt text is not translated: {english}"

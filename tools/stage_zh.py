@@ -57,6 +57,7 @@ CAPTIONS = {
     "Part III: Privacy and security": "第三部分：隐私与安全",
     "Part IV: Medical images and a real FL engine": "第四部分：医学影像与真实的联邦学习框架",
     "Part V: Federated learning in practice": "第五部分：联邦学习的实际应用",
+    "Part VI: Beyond the data staying home": "第六部分：不止于数据不出院",
     "Back matter": "附录",
 }
 FOOTER = "FedMed：代码采用 MIT 许可证；数据集遵循各自的许可证（见“数据与许可证”）。"

@@ -21,12 +21,12 @@ import io
 import json
 import re
 from pathlib import Path
-from urllib.parse import parse_qs, urldefrag, urljoin, urlparse
+from urllib.parse import parse_qs, unquote, urldefrag, urljoin, urlparse
 
 import nbformat
 import pytest
 import yaml
-from conftest import ROOT, toc_pages
+from conftest import HTML, ROOT, toc_pages
 
 PAGES = toc_pages()
 CHAPTERS = [p for p in PAGES if p.startswith("notebooks/")]
@@ -41,9 +41,8 @@ def _config() -> dict:
 
 
 @pytest.mark.parametrize("path", CHAPTERS)
-def test_solutions_fold_and_unfold(browser, site_url: str, path: str) -> None:
-    page = browser.new_page()
-    page.goto(f"{site_url}/{path}", wait_until="load")
+def test_solutions_fold_and_unfold(loaded_page, path: str) -> None:
+    page = loaded_page(path).page
     solutions = page.locator(".solution.dropdown")
     assert solutions.count() >= 3, f"{path}: fewer than three folded solutions"
     first = solutions.first
@@ -57,45 +56,42 @@ def test_solutions_fold_and_unfold(browser, site_url: str, path: str) -> None:
     title.click()
     body.wait_for(state="hidden", timeout=5000)
     assert not body.is_visible(), f"{path}: the solution does not fold again"
-    page.close()
 
 
 # --- glossary and citation links ----------------------------------------------------------
 
 
-def _ids(browser, url: str, cache: dict[str, set[str]]) -> set[str]:
-    if url not in cache:
-        page = browser.new_page()
-        response = page.goto(url, wait_until="domcontentloaded")
-        assert response is not None and response.ok, f"{url}: HTTP {response and response.status}"
-        cache[url] = set(page.evaluate("() => Array.from(document.querySelectorAll('[id]'), e => e.id)"))
-        page.close()
-    return cache[url]
+def test_glossary_and_citation_links_resolve() -> None:
+    """Every glossary link and every citation link of every page has its target.
 
+    Read from the built HTML files (the links are static): the page each link names
+    exists and has an element with the link's anchor.
+    """
+    from test_site import _parse
 
-def test_glossary_and_citation_links_resolve(browser, site_url: str) -> None:
-    cache: dict[str, set[str]] = {}
+    parsed: dict[Path, set[str]] = {}
+
+    def ids(target: Path) -> set[str]:
+        if target not in parsed:
+            parsed[target] = _parse(target).ids
+        return parsed[target]
+
     bad: list[str] = []
     n_term = n_cite = 0
     for path in PAGES:
-        page = browser.new_page()
-        page.goto(f"{site_url}/{path}", wait_until="domcontentloaded")
-        links = page.evaluate(
-            """() => Array.from(document.querySelectorAll('a.reference'), a => ({
-                   href: a.getAttribute('href') || '',
-                   cite: a.closest('.bibtex-citation, span.citation, a.citation') !== null
-                         || (a.getAttribute('href') || '').includes('bibliography.html#')}))"""
-        )
-        page.close()
-        for link in links:
-            href = link["href"]
+        source = HTML / path
+        for href in _parse(source).hrefs:
             is_term = "#term-" in href and (href.startswith("#") or "glossary.html" in href)
-            if not (is_term or link["cite"]):
+            is_cite = "bibliography.html#" in href or (
+                path == "bibliography.html" and href.startswith("#id")
+            )
+            if not (is_term or is_cite):
                 continue
-            url, frag = urldefrag(urljoin(f"{site_url}/{path}", href))
             n_term += is_term
             n_cite += not is_term
-            if not frag or frag not in _ids(browser, url, cache):
+            url, frag = urldefrag(urljoin(source.as_uri(), href))
+            target = Path(unquote(urlparse(url).path))
+            if not target.exists() or not frag or frag not in ids(target):
                 bad.append(f"{path} -> {href}")
     assert n_term > 0, "no glossary link found on any page"
     assert n_cite > 0, "no citation link found on any page"
@@ -117,15 +113,14 @@ def test_every_glossary_term_has_an_anchor(browser, site_url: str) -> None:
 
 
 @pytest.mark.parametrize("path", CHAPTERS)
-def test_launch_links_are_well_formed(browser, site_url: str, path: str) -> None:
+def test_launch_links_are_well_formed(loaded_page, site_url: str, path: str) -> None:
     repo = urlparse(str(_config()["repository"]["url"]).rstrip("/"))
     branch = str(_config()["repository"].get("branch", "main"))
     org, name = repo.path.strip("/").split("/")
     notebook = "notebooks/" + Path(path).with_suffix(".ipynb").name
     assert (ROOT / notebook).exists()
 
-    page = browser.new_page()
-    page.goto(f"{site_url}/{path}", wait_until="domcontentloaded")
+    page = loaded_page(path).page
     hrefs = page.evaluate("() => Array.from(document.querySelectorAll('a[href]'), a => a.href)")
 
     binder = [h for h in hrefs if urlparse(h).netloc == "mybinder.org"]
@@ -145,19 +140,16 @@ def test_launch_links_are_well_formed(browser, site_url: str, path: str) -> None
     assert response.ok, f"{path}: the notebook download {downloads[0]} fails"
     nb = nbformat.reads(response.text(), as_version=4)
     assert "google.colab" in nb.cells[0].source, f"{path}: the download is not the chapter"
-    page.close()
 
 
 # --- phones -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_no_sideways_scroll_on_a_phone(browser, site_url: str, path: str) -> None:
+def test_no_sideways_scroll_on_a_phone(loaded_page, path: str) -> None:
     from PIL import Image
 
-    context = browser.new_context(viewport=PHONE, device_scale_factor=1)
-    page = context.new_page()
-    page.goto(f"{site_url}/{path}", wait_until="load")
+    page = loaded_page(path, phone=True).page
     page.wait_for_timeout(200)
     width = page.evaluate("() => document.documentElement.scrollWidth")
     wide = page.evaluate(
@@ -169,7 +161,6 @@ def test_no_sideways_scroll_on_a_phone(browser, site_url: str, path: str) -> Non
     assert width <= PHONE["width"], f"{path}: the page scrolls sideways ({width} px); wide: {wide}"
     shot = Image.open(io.BytesIO(page.screenshot()))
     assert shot.width == PHONE["width"], f"{path}: screenshot {shot.width} px wide"
-    context.close()
 
 
 # A formula is clipped when an ancestor that hides overflow cuts its typeset box
@@ -220,15 +211,12 @@ def _wait_for_maths(page) -> None:
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_maths_is_never_clipped_on_a_phone(browser, site_url: str, path: str) -> None:
+def test_maths_is_never_clipped_on_a_phone(loaded_page, path: str) -> None:
     """At 390 px every formula fits its box, or its box scrolls with a visible cue."""
-    context = browser.new_context(viewport=PHONE, device_scale_factor=1)
-    page = context.new_page()
-    page.goto(f"{site_url}/{path}", wait_until="load")
+    page = loaded_page(path, phone=True).page
     _wait_for_maths(page)
     _, problems = page.evaluate(MATHS_CLIPPED_JS)
     assert problems == [], f"{path}: maths clipped or scrolling without a cue:\n" + "\n".join(problems[:10])
-    context.close()
 
 
 def test_a_wide_formula_scrolls_with_a_cue_on_a_phone(browser, site_url: str) -> None:
@@ -256,10 +244,9 @@ def test_a_wide_formula_scrolls_with_a_cue_on_a_phone(browser, site_url: str) ->
 
 
 @pytest.mark.parametrize("path", CHAPTERS)
-def test_no_colab_install_cell_above_the_title(browser, site_url: str, path: str) -> None:
+def test_no_colab_install_cell_above_the_title(loaded_page, path: str) -> None:
     """The notebook's Colab install cell is not shown on the page (the notebook keeps it)."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(f"{site_url}/{path}", wait_until="domcontentloaded")
+    page = loaded_page(path).page
     found = page.evaluate(
         """() => {
              const h1 = document.querySelector('main h1');
@@ -278,14 +265,12 @@ def test_no_colab_install_cell_above_the_title(browser, site_url: str, path: str
            }"""
     )
     assert found == [], f"{path}: visible Colab install code above the title: {found}"
-    page.close()
 
 
 # --- glossary tooltips ----------------------------------------------------------------------
 
 
 def _glossary_data() -> dict:
-    from conftest import HTML
 
     text = (HTML / "_static" / "fedmed-glossary-data.js").read_text(encoding="utf-8")
     return json.loads(text[text.index("{") : text.rindex("}") + 1])
@@ -293,7 +278,6 @@ def _glossary_data() -> dict:
 
 def test_every_glossary_link_has_a_tooltip_entry() -> None:
     """Every ``#term-...`` link of the site has an entry with a Chinese term and a definition."""
-    from conftest import HTML
 
     data = _glossary_data()
     assert len(data) >= 50, f"only {len(data)} glossary entries for the tooltips"

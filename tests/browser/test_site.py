@@ -41,16 +41,10 @@ def wait_for_mathjax(page) -> None:
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_page_renders(browser, site_url: str, path: str) -> None:
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    failed: list[str] = []
-    page.on("requestfailed", lambda r: failed.append(r.url))
-    response = page.goto(f"{site_url}/{path}", wait_until="load")
-    assert response is not None and response.ok, f"{path}: HTTP {response and response.status}"
-    wait_for_mathjax(page)
+def test_page_renders(loaded_page, site_url: str, path: str) -> None:
+    loaded = loaded_page(path)
+    page, errors, failed = loaded.page, loaded.errors, loaded.failed
+    assert loaded.status == 200, f"{path}: HTTP {loaded.status}"
 
     # Images: every <img> has loaded with a non-zero width.
     broken = page.evaluate(
@@ -104,7 +98,6 @@ def test_page_renders(browser, site_url: str, path: str) -> None:
     assert errors == [], f"{path}: console errors: {errors}"
     local_failed = [u for u in failed if u.startswith(site_url)]
     assert local_failed == [], f"{path}: requests that failed: {local_failed}"
-    page.close()
 
 
 class _Links(HTMLParser):
@@ -127,6 +120,7 @@ def _parse(path: Path) -> _Links:
     return p
 
 
+@pytest.mark.needs_pdf  # the landing pages link the PDF books
 def test_internal_links_resolve() -> None:
     """Every relative link of every page points to an existing file and anchor."""
     bad = []

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urldefrag, urljoin, urlparse
 
 import pytest
 from conftest import HTML, ROOT, toc_pages
-from test_site import LOG_PATTERNS, _parse, wait_for_mathjax
+from test_site import LOG_PATTERNS, _parse
 
 ZH = HTML / "zh"
 PAGES = toc_pages()
@@ -46,16 +46,10 @@ def _switch(path: Path) -> str:
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_zh_page_renders(browser, site_url: str, path: str) -> None:
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    failed: list[str] = []
-    page.on("requestfailed", lambda r: failed.append(r.url))
-    response = page.goto(f"{site_url}/zh/{path}", wait_until="load")
-    assert response is not None and response.ok, f"zh/{path}: HTTP {response and response.status}"
-    wait_for_mathjax(page)
+def test_zh_page_renders(loaded_page, site_url: str, path: str) -> None:
+    loaded = loaded_page(f"zh/{path}")
+    page, errors, failed = loaded.page, loaded.errors, loaded.failed
+    assert loaded.status == 200, f"zh/{path}: HTTP {loaded.status}"
     assert page.evaluate("() => document.documentElement.lang") == "zh-CN", f"zh/{path}: not lang=zh-CN"
 
     has_math = page.evaluate("() => document.querySelectorAll('.math').length > 0")
@@ -92,7 +86,6 @@ def test_zh_page_renders(browser, site_url: str, path: str) -> None:
 
     assert errors == [], f"zh/{path}: console errors: {errors}"
     assert [u for u in failed if u.startswith(site_url)] == [], f"zh/{path}: requests failed: {failed}"
-    page.close()
 
 
 def test_language_switch_on_every_page_both_ways() -> None:
@@ -115,6 +108,7 @@ def test_language_switch_on_every_page_both_ways() -> None:
     assert bad == [], "language switches that do not lead to the same page:\n" + "\n".join(bad)
 
 
+@pytest.mark.needs_pdf  # the landing pages link the PDF books
 def test_zh_internal_links_resolve() -> None:
     bad = []
     cache: dict[Path, set[str]] = {}
