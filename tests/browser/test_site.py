@@ -3,7 +3,8 @@
 Every page of the table of contents loads in headless Chromium with no console
 error; every image loads; maths is typeset by the site's own MathJax with no raw
 TeX left; no TensorFlow/absl/oneDNN log line or Python warning reaches a page;
-every internal link resolves; the search page finds "gradient"; a desktop page shows
+no figure is drawn wider than about two phone widths (its text stays legible on a
+phone); every internal link resolves; the search page finds "gradient"; a desktop page shows
 exactly one search field, at the top of the window.
 
 The library reference (book/api/, in the table of contents, so checked above like
@@ -24,6 +25,7 @@ import pytest
 from conftest import HTML, ROOT, toc_pages
 
 PAGES = toc_pages()
+MAX_FIGURE_WIDTH = 2 * 390 + 20  # about two phone widths (a figure 8 inches wide at 100 dpi)
 LOG_PATTERNS = re.compile(
     r"oneDNN|absl::|I0000 |W0000 |E0000 |cuda_|TF_ENABLE_ONEDNN_OPTS|tensorflow/core|"
     r"\w+Warning: |warnings\.warn\("
@@ -62,6 +64,15 @@ def test_page_renders(loaded_page, site_url: str, path: str) -> None:
                   .map(([src, alt]) => src + ' alt=' + JSON.stringify(alt))"""
         )
         assert no_alt == [], f"{path}: figures without descriptive alt text: {no_alt}"
+        # Legible on a phone: no figure is drawn wider than about two phone widths
+        # (390 px), so that shrunk to the screen its text keeps at least half its size;
+        # wider multi-panel figures are stacked instead.
+        too_wide = page.evaluate(
+            f"""() => Array.from(document.querySelectorAll('main .cell_output img'))
+                  .filter(img => img.naturalWidth > {MAX_FIGURE_WIDTH})
+                  .map(img => img.getAttribute('src') + ' (' + img.naturalWidth + ' px)')"""
+        )
+        assert too_wide == [], f"{path}: figures wider than {MAX_FIGURE_WIDTH} px: {too_wide}"
 
     # Maths: typeset, without raw TeX delimiters or MathJax errors left in the prose.
     has_math = page.evaluate("() => document.querySelectorAll('.math').length > 0")
