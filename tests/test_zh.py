@@ -281,3 +281,24 @@ def test_figure_alt_text_is_chinese(name: str) -> None:
         and not zh_sync.has_chinese(alt)
     ]
     assert english == [], f"{name}: cells whose figure alt text is not translated: {english}"
+
+
+def test_staging_keeps_chinese_alt_text_and_translates_glued_hospital_names() -> None:
+    en = nbformat.v4.new_notebook()
+    zh = nbformat.v4.new_notebook()
+    glue_out = nbformat.v4.new_output(
+        "display_data",
+        data={"application/papermill.record/text/plain": "'Long Beach VA'"},
+        metadata={"scrapbook": {"name": "site", "mime_prefix": "application/papermill.record/"}},
+    )
+    a = nbformat.v4.new_code_cell("glue('site', 'Long Beach VA')", outputs=[glue_out])
+    a.metadata = {"mystnb": {"image": {"alt": "A plot in English", "width": "80%"}}, "tags": ["x"]}
+    b = nbformat.v4.new_code_cell("glue('site', 'Long Beach VA')")
+    b.metadata = {"mystnb": {"image": {"alt": "一幅中文描述的图"}}, "fedmed": {"k": 1}}
+    en.cells, zh.cells = [a], [b]
+    stage_zh.merge_outputs(zh, en)
+    cell = zh.cells[0]
+    assert cell.metadata["mystnb"]["image"] == {"alt": "一幅中文描述的图", "width": "80%"}
+    assert cell.metadata["tags"] == ["x"] and cell.metadata["fedmed"] == {"k": 1}
+    assert cell.outputs[0]["data"]["application/papermill.record/text/plain"] == "'长滩 VA'"
+    assert en.cells[0].outputs[0]["data"]["application/papermill.record/text/plain"] == "'Long Beach VA'"

@@ -30,6 +30,7 @@ out of the table of contents every chapter without a current executed copy and s
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shutil
@@ -135,17 +136,51 @@ def stage_page(name: str, fallback: list[str]) -> None:
     fallback.append(name)
 
 
+# Words that the English chapters glue into their prose (hospital names) and that a
+# Chinese page should show in Chinese. Numbers and code are never translated.
+GLUED_WORDS = {
+    "Long Beach VA": "长滩 VA",
+    "Switzerland": "瑞士",
+    "Hungary": "匈牙利",
+    "Cleveland": "克利夫兰",
+}
+
+
+def translate_glued(text: str) -> str:
+    """Replace the hospital names of a glued value by their Chinese names."""
+    for en, zh in GLUED_WORDS.items():
+        text = text.replace(en, zh)
+    return text
+
+
 def merge_outputs(zh: nbformat.NotebookNode, executed: nbformat.NotebookNode) -> None:
-    """Give every code cell of ``zh`` the outputs of the executed English cell."""
+    """Give every code cell of ``zh`` the outputs of the executed English cell.
+
+    The cell metadata is the English cell's (MyST-NB reads tags, glue and figure
+    options from it) except the Chinese figure alt text and caption; glued hospital
+    names are shown in Chinese (:data:`GLUED_WORDS`).
+    """
     for a, b in zip(executed.cells, zh.cells, strict=False):
         if a.cell_type == "code":
-            b.outputs = a.get("outputs", [])
+            outputs = copy.deepcopy(a.get("outputs", []))
+            for out in outputs:
+                if "scrapbook" not in out.get("metadata", {}):
+                    continue
+                for mime, text in out.get("data", {}).items():
+                    if mime.endswith("text/plain") and isinstance(text, str):
+                        out["data"][mime] = translate_glued(text)
+            b.outputs = outputs
             b.execution_count = a.get("execution_count")
-            # MyST-NB reads cell tags/metadata (remove-input, glue, ...) from the cell.
-            b.metadata = {
-                **a.get("metadata", {}),
-                **{k: v for k, v in b.metadata.items() if k == "fedmed"},
-            }
+            metadata = copy.deepcopy(dict(a.get("metadata", {})))
+            zh_mystnb = b.metadata.get("mystnb", {})
+            for key in ("image", "figure"):
+                for field in ("alt", "caption"):
+                    if field in zh_mystnb.get(key, {}):
+                        target = metadata.setdefault("mystnb", {}).setdefault(key, {})
+                        target[field] = zh_mystnb[key][field]
+            if "fedmed" in b.metadata:
+                metadata["fedmed"] = b.metadata["fedmed"]
+            b.metadata = metadata
 
 
 def stage_notebook(
@@ -179,7 +214,7 @@ def stage_notebook(
         if key in origin:
             problems.append(f"{name}: glue name {key!r} is also glued by {origin[key]}")
         origin[key] = name
-        values[key] = value
+        values[key] = translate_glued(value)
     zh_path = BOOK / "zh" / "notebooks" / name
     if not zh_path.exists():
         nb = executed

@@ -74,6 +74,14 @@ def test_zh_page_renders(loaded_page, site_url: str, path: str) -> None:
     match = LOG_PATTERNS.search(outputs)
     assert match is None, f"zh/{path}: log line or warning in an output: {match and match.group(0)!r}"
 
+    if path.startswith("notebooks/") and Path(path).stem in translated_chapters():
+        english_alt = page.evaluate(
+            """() => Array.from(document.querySelectorAll('main .cell_output img'))
+                  .map(img => img.getAttribute('alt') || '')
+                  .filter(alt => !/[\u4e00-\u9fff]/.test(alt))"""
+        )
+        assert english_alt == [], f"zh/{path}: figures whose alt text is not Chinese: {english_alt}"
+
     fonts = page.evaluate("() => getComputedStyle(document.querySelector('main') || document.body).fontFamily")
     for family in ("PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC"):
         assert family in fonts, f"zh/{path}: the font stack lacks {family}: {fonts}"
