@@ -9,11 +9,11 @@ gradient) and one control variate ``c_k`` per client (an estimate of client
 
     theta <- theta - lr * (grad J_k(theta) - c_k + c)
 
-After ``K`` local steps the client refreshes its variate with the paper's
-"option II", ``c_k+ = c_k - c + (theta_global - theta_local) / (K lr)``, and sends
+After ``u`` local steps the client refreshes its variate with the paper's
+"option II", ``c_k+ = c_k - c + (theta_global - theta_local) / (u lr)``, and sends
 the model update and ``c_k+ - c_k``. The server averages the model updates with
 weights ``n_k / n`` (as FedAvg) and moves ``c`` by the weighted average of the
-variate updates times the sampled fraction ``|S| / N``.
+variate updates times the sampled fraction ``|S| / K`` (``K`` clients in all).
 
 To fit :func:`fedmed_lib.simulation.run_simulation` unchanged, the global
 parameters are the pair ``[theta, c]`` (see :func:`scaffold_initial_params`), the
@@ -172,7 +172,7 @@ def scaffold_local(
     -------
     theta_local, c_k_new, num_steps
         The locally trained model, the client's refreshed control variate
-        (option II of the paper) and the number of local steps ``K``.
+        (option II of the paper) and the number of local steps ``u``.
 
     Raises
     ------
@@ -262,9 +262,9 @@ class Scaffold(FedAvg):
     The global parameters are ``[theta, c]``. Each round
 
     ``theta <- theta + server_lr * sum_k (n_k/n_S) delta_theta_k`` and
-    ``c <- c + (|S|/N) * sum_k (n_k/n_S) delta_c_k``,
+    ``c <- c + (|S|/K) * sum_k (n_k/n_S) delta_c_k``,
 
-    where ``S`` is the set of sampled clients and ``N`` the number of clients.
+    where ``S`` is the set of sampled clients and ``K`` the number of clients.
     Like :class:`~fedmed_lib.algorithms.FedAvg` it averages model *changes* (Flower
     averages models) and ``aggregate_fit`` returns ``(parameters, metrics)``.
     Introduced in :ref:`ch-non-iid`.
@@ -288,7 +288,7 @@ class Scaffold(FedAvg):
     def configure_fit(
         self, server_round: int, num_clients: int, rng: np.random.Generator
     ) -> list[int]:
-        """Sample this round's clients and remember ``N`` for the variate update."""
+        """Sample this round's clients and remember ``K`` for the variate update."""
         chosen = super().configure_fit(server_round, num_clients, rng)
         self.num_clients = int(num_clients)
         return chosen
