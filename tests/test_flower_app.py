@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import math
 import os
 import socket
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
-from flwr.app import ArrayRecord, ConfigRecord, MessageType, RecordDict
+from flwr.app import ArrayRecord, ConfigRecord, MessageType, MetricRecord, RecordDict
 
 from fedmed_lib.algorithms import local_sgd
-from fedmed_lib.federated_stats import combine
+from fedmed_lib.federated_stats import client_statistics, combine
 from fedmed_lib.flower_app import federation
-from fedmed_lib.flower_app.client_app import app, delivered_message, node_context, train_reply
+from fedmed_lib.flower_app.client_app import (
+    app,
+    delivered_message,
+    node_context,
+    stats_content,
+    train_reply,
+)
 from fedmed_lib.flower_app.federation import LocalFederation, free_port
+from fedmed_lib.flower_app.server_app import stats_from_content
 from fedmed_lib.flower_app.task import (
     design_matrices,
     global_stats_from_arrays,
@@ -115,11 +124,50 @@ def test_clientapp_stats_are_the_client_statistics(two_sites):
     sites, _ = two_sites
     reply = app(delivered_message(RecordDict({"config": ConfigRecord({})}), "query.stats"),
                 node_context(0, 2))
-    count, total, total_sq = reply.content.array_records["stats"].to_numpy_ndarrays()
+    count, mean, m2, mean_residual = reply.content.array_records["stats"].to_numpy_ndarrays()
     s = site_stats(sites[0])
     np.testing.assert_array_equal(count, s.count)
-    np.testing.assert_array_equal(total, s.total)
-    np.testing.assert_array_equal(total_sq, s.total_sq)
+    np.testing.assert_array_equal(mean, s.mean)
+    np.testing.assert_array_equal(m2, s.m2)
+    np.testing.assert_array_equal(mean_residual, s.mean_residual)
+    assert reply.content.metric_records["metrics"]["num-examples"] == s.num_examples
+    back = stats_from_content(1, reply.content)  # what the ServerApp rebuilds
+    for name in ("count", "mean", "m2", "mean_residual"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(s, name))
+
+
+def test_statistics_messages_keep_the_std_of_values_near_1e8():
+    """Values near 1e8 with standard deviation 1: raw sums of squares would lose every
+    digit; the reply's (count, mean, m2, mean_residual) keep the pooled std to 1e-9."""
+    rng = np.random.default_rng(0)
+    sites = [1e8 + rng.normal(size=(100, 2)), 1e8 + 5 + rng.normal(size=(50, 2))]
+    sites[1][3, 1] = np.nan  # a missing value
+    replies = [stats_content(client_statistics(x, client=k)) for k, x in enumerate(sites)]
+    gs = combine([stats_from_content(k, content) for k, content in enumerate(replies)])
+    pooled = np.vstack(sites)
+    # independent reference: exact rational arithmetic on the pooled float64 values
+    for j in range(2):
+        col = [Fraction(float(v)) for v in pooled[:, j] if not np.isnan(v)]
+        mean = sum(col, Fraction(0)) / len(col)
+        var = sum(((v - mean) ** 2 for v in col), Fraction(0)) / (len(col) - gs.ddof)
+        exact_std = math.sqrt(var)
+        assert abs(gs.std[j] / exact_std - 1) < 1e-9
+        assert abs(gs.mean[j] - float(mean)) <= 1e-7
+    # the unstable form the app sent before (raw sums) is far off on the same data
+    c = sum(np.sum(~np.isnan(x[:, 0])) for x in sites)
+    q = sum(np.nansum(x[:, 0] ** 2) for x in sites)
+    a = sum(np.nansum(x[:, 0]) for x in sites)
+    naive = np.sqrt(max(q - a * a / c, 0.0) / (c - gs.ddof))
+    assert abs(naive / gs.std[0] - 1) > 0.1
+
+
+def test_statistics_reply_with_raw_sums_is_refused():
+    content = RecordDict({"stats": ArrayRecord([np.ones(2), np.ones(2), np.ones(2)]),
+                          "metrics": MetricRecord({"num-examples": 1})})
+    with pytest.raises(ValueError, match="node 7: .*3 arrays"):
+        stats_from_content(7, content)
+    with pytest.raises(ValueError, match="node 7: .*no 'stats'"):
+        stats_from_content(7, RecordDict({"metrics": MetricRecord({"num-examples": 1})}))
 
 
 def test_clientapp_evaluate(two_sites):

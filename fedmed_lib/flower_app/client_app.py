@@ -2,8 +2,10 @@
 
 Flower (Beutel et al., 2020) delivers three kinds of messages to a hospital:
 
-* ``query.stats``: reply with the per-feature counts, sums and sums of squares of
-  the hospital's training rows (federated preprocessing, :ref:`ch-four-hospitals`);
+* ``query.stats``: reply with the per-feature counts, means, sums of squared
+  deviations and mean residuals of the hospital's training rows (its
+  :class:`~fedmed_lib.federated_stats.ClientStats`; federated preprocessing,
+  :ref:`ch-four-hospitals`);
 * ``train``: run ``local-epochs`` full-batch gradient steps of logistic regression
   from the received global model and reply with the local model and a
   ``MetricRecord`` holding ``num-examples``, the weight of FedAvg
@@ -36,6 +38,7 @@ from flwr.app import (
 )
 from flwr.clientapp import ClientApp
 
+from fedmed_lib.federated_stats import ClientStats
 from fedmed_lib.flower_app.scaling_task import train_scaling_client
 from fedmed_lib.flower_app.task import (
     SiteData,
@@ -137,17 +140,28 @@ def _config_floats(config: ConfigRecord, key: str) -> Sequence[float]:
     return [float(v) for v in value]
 
 
+def stats_content(s: ClientStats) -> RecordDict:
+    """Build the content of a ``query.stats`` reply from a hospital's statistics.
+
+    One ``ArrayRecord`` ``"stats"`` holds ``[count, mean, m2, mean_residual]`` (the
+    stable form of :mod:`fedmed_lib.federated_stats`, never raw sums of squares, which
+    lose every digit for values far from zero) and one ``MetricRecord`` holds
+    ``num-examples``. :func:`fedmed_lib.flower_app.server_app.stats_from_content`
+    reads it back. Introduced in :ref:`ch-flower`.
+    """
+    return RecordDict(
+        {
+            "stats": ArrayRecord([s.count, s.mean, s.m2, s.mean_residual]),
+            "metrics": MetricRecord({"num-examples": int(s.num_examples)}),
+        }
+    )
+
+
 @app.query("stats")
 def stats(msg: Message, context: Context) -> Message:
     """Reply with this hospital's :class:`~fedmed_lib.federated_stats.ClientStats`."""
     s = site_stats(site_from_context(context))
-    content = RecordDict(
-        {
-            "stats": ArrayRecord([s.count, s.total, s.total_sq]),
-            "metrics": MetricRecord({"num-examples": s.num_examples}),
-        }
-    )
-    return Message(content=content, reply_to=msg)
+    return Message(content=stats_content(s), reply_to=msg)
 
 
 def _train_scaling(msg: Message, context: Context) -> Message:

@@ -63,6 +63,36 @@ def wait_for_nodes(grid: Grid, num_nodes: int, *, timeout: float = NODE_WAIT_SEC
     return ids
 
 
+def stats_from_content(node: int | str, content: RecordDict) -> ClientStats:
+    """Rebuild a hospital's :class:`ClientStats` from the content of its ``query.stats`` reply.
+
+    The reply holds ``[count, mean, m2, mean_residual]`` (see
+    :func:`fedmed_lib.flower_app.client_app.stats_content`), so that :func:`combine`
+    keeps the global standard deviation accurate far from zero. Introduced in
+    :ref:`ch-flower`.
+
+    Raises
+    ------
+    ValueError
+        If the reply does not hold four arrays or no ``num-examples`` metric (the
+        message names the node).
+    """
+    if "stats" not in content.array_records or "metrics" not in content.metric_records:
+        raise ValueError(f"node {node}: the statistics reply has no 'stats' or 'metrics' record")
+    arrays = content.array_records["stats"].to_numpy_ndarrays()
+    if len(arrays) != 4:
+        raise ValueError(
+            f"node {node}: the statistics reply holds {len(arrays)} arrays, expected 4 "
+            "(count, mean, m2, mean_residual)"
+        )
+    count, mean, m2, mean_residual = arrays
+    metrics = content.metric_records["metrics"]
+    if "num-examples" not in metrics:
+        raise ValueError(f"node {node}: the statistics reply has no 'num-examples' metric")
+    n = int(metrics["num-examples"])  # type: ignore[arg-type]
+    return ClientStats(node, n, count, mean=mean, m2=m2, mean_residual=mean_residual)
+
+
 def federated_statistics(grid: Grid, node_ids: list[int]) -> GlobalStats:
     """Ask every hospital for its :class:`ClientStats` and combine them (step 2).
 
@@ -87,9 +117,7 @@ def federated_statistics(grid: Grid, node_ids: list[int]) -> GlobalStats:
         node = reply.metadata.src_node_id
         if reply.has_error():
             raise RuntimeError(f"node {node} failed to send statistics: {reply.error.reason}")
-        count, total, total_sq = reply.content.array_records["stats"].to_numpy_ndarrays()
-        n = reply.content.metric_records["metrics"]["num-examples"]
-        stats.append(ClientStats(node, int(n), count, total, total_sq))  # type: ignore[arg-type]
+        stats.append(stats_from_content(node, reply.content))
     if len(stats) != len(node_ids):
         raise RuntimeError(f"{len(stats)} of {len(node_ids)} hospitals sent statistics")
     return combine(stats)
