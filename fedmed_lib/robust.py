@@ -226,7 +226,7 @@ def _check_num_malicious(num_malicious: object, m: int) -> int:
         raise ValueError(f"num_malicious must be non-negative, got {f}")
     if 2 * f + 2 >= m:
         raise ValueError(
-            f"Krum needs 2f + 2 < n: with f = {f} malicious clients it needs "
+            f"Krum needs 2f + 2 < K: with f = {f} malicious clients it needs "
             f"at least {2 * f + 3} clients, got {m}"
         )
     return f
@@ -261,7 +261,7 @@ def _krum_scaled_scores(vectors: np.ndarray, f: int) -> tuple[NDArray[np.float64
 
 
 def krum_scores(vectors: np.ndarray, num_malicious: int) -> NDArray[np.float64]:
-    """Krum score of each row: the sum of squared distances to its ``m - f - 2`` nearest rows.
+    """Krum score of each row: the sum of squared distances to its ``K - f - 2`` nearest rows.
 
     The distances come from explicit differences of the rows (centred and scaled by a
     power of two), not from ``|a|^2 + |b|^2 - 2 a.b``, which loses every digit when the
@@ -290,9 +290,13 @@ def krum(
 ) -> Params:
     """Krum (Blanchard et al., 2017): keep the update closest to its neighbours.
 
-    Scores every update by the sum of squared distances to its ``n - f - 2``
-    nearest other updates and returns the best one (``num_selected = 1``) or the
-    average of the ``num_selected`` best (Multi-Krum). Requires ``2f + 2 < n``.
+    Scores every update by the sum of squared distances to its ``K - f - 2``
+    nearest other updates (``K`` clients) and returns the best one
+    (``num_selected = 1``) or the average of the ``num_selected`` best (Multi-Krum).
+    Requires ``2f + 2 < K``, the condition of Blanchard et al.'s guarantee for Krum.
+    Multi-Krum (``num_selected = m > 1``) has no guarantee in that paper (the first
+    proof is Bareilles et al., 2026); ``m`` must not exceed ``K - f``, or a malicious
+    update would always be among those averaged when ``f`` are present.
     Ties go to the first client in ``results``. The result's ``metrics`` list the
     ids of the selected clients, best first, as ``krum_selected``. Introduced in
     :ref:`ch-robust`.
@@ -300,15 +304,18 @@ def krum(
     Raises
     ------
     ValueError
-        If ``2 * num_malicious + 2 >= n``, ``num_malicious`` is negative or not an
-        integer, or ``num_selected`` is not an integer between 1 and ``n``.
+        If ``2 * num_malicious + 2 >= K``, ``num_malicious`` is negative or not an
+        integer, or ``num_selected`` is not an integer between 1 and ``K - f``.
     """
     stacked, like, cids = _stack(results, reference)
     m = stacked.shape[0]
     f = _check_num_malicious(num_malicious, m)
     k = check_int(num_selected, name="num_selected")
-    if not 1 <= k <= m:
-        raise ValueError(f"num_selected must lie between 1 and {m}, got {k}")
+    if not 1 <= k <= m - f:
+        raise ValueError(
+            f"num_selected must lie between 1 and K - f = {m - f} (with f = {f} malicious "
+            f"clients, more would always include one), got {k}"
+        )
     scores, _ = _krum_scaled_scores(stacked, f)
     best = np.argsort(scores, kind="stable")[:k]
     chosen = stacked[best]

@@ -162,9 +162,9 @@ def test_bad_pair_rejected() -> None:
 
 
 @pytest.mark.parametrize("f", [2, 3])
-def test_krum_needs_2f_plus_2_below_n(f: int) -> None:
-    rs = _r([0], [1], [2], [3], [4], [5])  # n = 6: f = 2 gives 2f + 2 = 6, not < 6
-    with pytest.raises(ValueError, match="Krum needs 2f \\+ 2 < n"):
+def test_krum_needs_2f_plus_2_below_K(f: int) -> None:
+    rs = _r([0], [1], [2], [3], [4], [5])  # K = 6: f = 2 gives 2f + 2 = 6, not < 6
+    with pytest.raises(ValueError, match="Krum needs 2f \\+ 2 < K"):
         robust.krum(rs, num_malicious=f)
     robust.krum(rs, num_malicious=1)  # 4 < 6 is fine
 
@@ -177,6 +177,11 @@ def test_krum_bad_arguments() -> None:
         robust.krum(rs, num_malicious=1.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="num_selected"):
         robust.krum(rs, num_malicious=1, num_selected=0)
+    # Multi-Krum may not average more than the K - f updates that can all be honest
+    k = len(rs)
+    robust.krum(rs, num_malicious=1, num_selected=k - 1)
+    with pytest.raises(ValueError, match=r"K - f = "):
+        robust.krum(rs, num_malicious=1, num_selected=k)
 
 
 @pytest.mark.parametrize("beta", [-0.1, 0.5, 0.7, float("nan")])
