@@ -95,6 +95,18 @@ def round_rngs(seed: int, server_round: int, num_clients: int) -> list[np.random
     return [np.random.default_rng(child) for child in children]
 
 
+def _client_rng(seed: int, server_round: int, cid: int) -> np.random.Generator:
+    """``round_rngs(seed, server_round, K)[cid]`` for any ``K > cid``, built alone.
+
+    The ``cid``-th child of ``SeedSequence([seed, server_round]).spawn(K)`` is the seed
+    sequence with the same entropy and ``spawn_key=(cid,)``, so a round that samples
+    only some clients need not build a generator for every client.
+    """
+    return np.random.default_rng(
+        np.random.SeedSequence([seed, server_round], spawn_key=(cid,))
+    )
+
+
 def server_rng(seed: int, server_round: int) -> np.random.Generator:
     """Return the server's own generator for round ``server_round`` (e.g. for DP noise).
 
@@ -428,10 +440,10 @@ def run_simulation(
         chosen = _check_sampled(
             strategy.configure_fit(server_round, n_clients, sampler), n_clients, server_round
         )
-        rngs = round_rngs(seed_, server_round, n_clients)
         results = []
-        for cid in chosen:
-            reply = client_fn(cid, [p.copy() for p in params], server_round, rngs[cid])
+        for cid in chosen:  # each client's generator is round_rngs(...)[cid]
+            rng = _client_rng(seed_, server_round, cid)
+            reply = client_fn(cid, [p.copy() for p in params], server_round, rng)
             results.append(_fit_result(cid, reply))
         params, metrics = checked_aggregate_fit(strategy, server_round, results, params)
         history.record_round(chosen, results, metrics, params if keep_params else None)

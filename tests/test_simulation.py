@@ -189,3 +189,13 @@ def test_bad_client_update_raises_and_strategy_sampling_unknown_client():
     with pytest.raises(ValueError, match="sampled client 2, but clients are 0..1"):
         run_simulation(client_fn=client_fn, num_clients=2, initial_parameters=[np.zeros(1)],
                        strategy=Broken(), num_rounds=1)
+
+
+def test_a_clients_generator_built_alone_is_its_round_rngs_generator():
+    from fedmed_lib.simulation import _client_rng
+
+    for seed, server_round, num_clients in [(0, 1, 5), (7, 3, 100), (123, 0, 1)]:
+        spawned = round_rngs(seed, server_round, num_clients)
+        for cid in {0, num_clients // 2, num_clients - 1}:
+            alone = _client_rng(seed, server_round, cid)
+            assert alone.random(4).tolist() == spawned[cid].random(4).tolist()
