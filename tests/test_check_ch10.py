@@ -38,7 +38,7 @@ def test_batched_logits_right_answers_pass():
         (lambda X, W, b: X @ W[0] + b[:, None], "own row W[k]"),
         (lambda X, W, b: np.einsum("knd,jd->kn", X, W) + b[:, None], "summed together"),
         (lambda X, W, b: right_logits(X, W, b) * 2, "'knd,kd->kn'"),
-        (lambda X, W, b: None, "return the (K, n) logits"),
+        (lambda X, W, b: None, "return the (K, n_max) logits"),
     ],
 )
 def test_batched_logits_typical_slips_get_their_hint(fn, hint):
@@ -58,7 +58,7 @@ def test_batched_logits_exception_is_reported_not_raised():
 def test_batched_logits_never_reveals_the_answer():
     fb = check_batched_logits(lambda X, W, b: np.zeros(X.shape[:2]))
     assert not fb.passed
-    assert not any(ch.isdigit() for ch in fb.message.replace("(K, n)", ""))
+    assert not any(ch.isdigit() for ch in fb.message.replace("(K, n_max)", ""))
 
 
 def test_batched_average_right_answers_pass():

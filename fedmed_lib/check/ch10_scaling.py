@@ -2,7 +2,7 @@
 
 The vectorised simulator (McMahan et al., 2017's FedAvg, batched over clients as in
 fedjax and TensorFlow Federated) holds all clients' weights in one ``(K, d)`` tensor
-and their data in one ``(K, n, d)`` tensor. These checks run a learner's batched
+and their data in one ``(K, n_max, d)`` tensor. These checks run a learner's batched
 functions on small random cases and explain what is wrong (client axes mixed up,
 transposed result, missing bias, probabilities instead of logits, unweighted or
 unnormalised average) without revealing the expected numbers.
@@ -49,15 +49,15 @@ _LOGIT_MISTAKES = (
             and np.allclose(got.T, _logits(X, W, b)),
             lambda got, X, W, b: f"The result has shape {got.shape}: clients and examples "
             "are swapped.",
-            "put the client axis first, shape (K, n)."),
+            "put the client axis first, shape (K, n_max)."),
     Symptom(lambda got, X, W, b: got.shape != X.shape[:2],
             lambda got, X, W, b: f"For K={X.shape[0]} clients, n={X.shape[1]} examples the "
-            f"result has shape {got.shape}, not (K, n).",
+            f"result has shape {got.shape}, not (K, n_max).",
             "did you multiply every client's data with every client's weights "
             "(X @ W.T)? " + _HINT_EINSUM),
     Mistake(lambda X, W, b: _logits(X, W, b).T,
             "Clients and examples are swapped (the result is transposed).",
-            "put the client axis first, shape (K, n)."),
+            "put the client axis first, shape (K, n_max)."),
     Mistake(lambda X, W, b: _logits(X, W, b) - b[:, None],
             "The logits are off by a constant per client.",
             "add each client's bias b[k] to all of its examples."),
@@ -86,14 +86,14 @@ def _array(out: Any, what: str) -> np.ndarray:
 def check_batched_logits(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], Any]) -> Feedback:
     """Check ``fn(X, W, b)``: the logits of every client's examples, all clients at once.
 
-    ``X`` has shape ``(K, n, d)``, ``W`` shape ``(K, d)`` and ``b`` shape ``(K,)``; the
-    answer has shape ``(K, n)`` with entry ``[k, i] = X[k, i] . W[k] + b[k]``. Numpy
+    ``X`` has shape ``(K, n_max, d)``, ``W`` shape ``(K, d)`` and ``b`` shape ``(K,)``; the
+    answer has shape ``(K, n_max)`` with entry ``[k, i] = X[k, i] . W[k] + b[k]``. Numpy
     arrays and TensorFlow tensors are both accepted. Introduced in :ref:`ch-scaling`.
     """
     for X, W, b in _cases():
         out = call(fn, X, W, b, stub=_STUB, hint="check that each operation keeps the "
                    "client axis first; " + _HINT_EINSUM)
-        diagnose(_array(out, "return the (K, n) logits."), _logits(X, W, b),
+        diagnose(_array(out, "return the (K, n_max) logits."), _logits(X, W, b),
                  _LOGIT_MISTAKES, (X, W, b), rtol=1e-5, atol=1e-8,
                  generic=("The logits do not match the batched model.", _HINT_EINSUM))
     return correct("All clients' logits are right, bias included, on three test cases.")
