@@ -71,7 +71,7 @@ def test_site_count_mistakes_get_their_hint(counts_fn: Callable, hint: str) -> N
         (lambda c: np.exp(-np.cumsum(sum(x[1] for x in c) / sum(x[0] for x in c))),
          "Nelson-Aalen"),
         (lambda c: 1 - np.cumsum(sum(x[1] for x in c) / sum(x[0] for x in c)),
-         "S(s_j) = S(s_{j-1})"),
+         "S(tau_(j)) = S(tau_(j-1))"),
         (lambda c: 1 - sum(x[1] for x in c) / sum(x[0] for x in c), "product of the factors"),
         (lambda c: server_km(c)[:-1], "Kaplan-Meier curve of all the patients"),
         (lambda c: server_km(c) * 0.99, "Kaplan-Meier curve of all the patients"),

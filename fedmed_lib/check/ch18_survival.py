@@ -2,10 +2,10 @@
 
 The learner writes two functions. A hospital runs
 ``site_counts(time, event, grid) -> (at_risk, events)``: at each time of the common
-grid, how many of its patients are at risk (still followed, ``time >= s``) and how
+grid, how many of its patients are at risk (still followed, ``time >= grid time``) and how
 many died then. The server runs ``server_km(counts) -> survival``: from the list of
 the hospitals' ``(at_risk, events)`` pairs, the Kaplan-Meier curve of all patients,
-``prod_{s_l <= s} (1 - sum_k e_kl / sum_k a_kl)`` (Kaplan and Meier, JASA 1958). The
+``prod_{tau_(j) <= tau} (1 - sum_k F_kj / sum_k R_kj)`` (Kaplan and Meier, JASA 1958). The
 check runs both on small federations with ties, censoring at event times and
 unequal hospitals, recognises the usual mistakes, and never prints the expected
 values.
@@ -100,16 +100,17 @@ _SERVER_MISTAKES: dict[str, Mistake] = {
         lambda c: np.exp(-np.cumsum(_ratio(c))),
         "Your curve is exp(-cumulative hazard) (the Nelson-Aalen / Breslow estimate), "
         "close to but not the Kaplan-Meier curve.",
-        "multiply the factors (1 - e_j / a_j) instead."),
+        "multiply the factors (1 - F_j / R_j) instead."),
     "one_minus_cumsum": Mistake(
         lambda c: 1.0 - np.cumsum(_ratio(c)),
-        "Your curve subtracts the hazards e_j / a_j from 1 instead of multiplying survival "
+        "Your curve subtracts the hazards F_j / R_j from 1 instead of multiplying survival "
         "factors.",
-        "S(s_j) = S(s_{j-1}) * (1 - e_j / a_j)."),
+        "S(tau_(j)) = S(tau_(j-1)) * (1 - F_j / R_j)."),
     "not_cumulative": Mistake(
         lambda c: 1.0 - _ratio(c),
         "Your curve gives, at each time, the probability of surviving that time only.",
-        "survival to time s is the product of the factors (1 - e_j / a_j) of all s_j <= s."),
+        "survival to time tau is the product of the factors (1 - F_j / R_j) of all death "
+        "times tau_(j) <= tau."),
 }
 
 
@@ -161,8 +162,8 @@ def check_federated_km(site_counts: SiteCountsFn, server_km: ServerKmFn) -> Feed
                  rtol=1e-9, atol=1e-12,
                  generic=("Your server_km does not give the Kaplan-Meier curve of all the "
                           "patients.",
-                          "sum a_kj and e_kj over hospitals k, then take the running product "
-                          "of (1 - e_j / a_j)."))
+                          "sum R_kj and F_kj over hospitals k, then take the running product "
+                          "of (1 - F_j / R_j)."))
     return correct(
         "Your hospitals send only counts per grid time, and your server's curve equals the "
         "Kaplan-Meier curve of the pooled patients on every test federation."
