@@ -47,9 +47,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import numpy as np  # noqa: E402
-from sklearn.datasets import load_breast_cancer  # noqa: E402
 
 from fedmed_lib.algorithms import FedAvg  # noqa: E402
+from fedmed_lib.data import load_breast_cancer  # noqa: E402
 from fedmed_lib.partition import iid_partition, sample_devices  # noqa: E402
 from fedmed_lib.simulation import History, run_simulation  # noqa: E402
 from fedmed_lib.vectorized import VectorizedFedAvg, minibatch_orders  # noqa: E402
@@ -151,8 +151,8 @@ def vectorized_per_round(Xc: list[np.ndarray], yc: list[np.ndarray], num_rounds:
 
 
 def load() -> tuple[np.ndarray, np.ndarray]:
-    """Breast cancer data (569 x 30), standardised."""
-    X, y = load_breast_cancer(return_X_y=True)
+    """Breast cancer data (569 x 30), standardised; label 1 = malignant (the book's convention)."""
+    X, y, _ = load_breast_cancer()
     return (X - X.mean(axis=0)) / X.std(axis=0), y.astype(np.float64)
 
 

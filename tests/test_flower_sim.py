@@ -21,10 +21,10 @@ from fedmed_lib.flower_app.scaling_task import (
 from fedmed_lib.flower_app.simulation_engine import LocalSimulation, run_flower_simulation
 
 
-def test_data_is_scikit_learns_breast_cancer_standardised():
-    from sklearn.datasets import load_breast_cancer
+def test_data_is_the_books_breast_cancer_standardised():
+    from fedmed_lib.data import load_breast_cancer
 
-    X, y = load_breast_cancer(return_X_y=True)
+    X, y, _ = load_breast_cancer()  # 1 = malignant, the book's convention
     Xs, ys = scaling_data()
     np.testing.assert_array_equal(Xs, (X - X.mean(axis=0)) / X.std(axis=0))
     np.testing.assert_array_equal(ys, y)

@@ -72,7 +72,9 @@ def _pooled_data() -> tuple[Array, Array]:
     # read the file scikit-learn's load_breast_cancer reads (header: 569,30,names...);
     # importing scikit-learn would cost each Ray worker seconds
     raw = np.loadtxt(_breast_cancer_csv(), delimiter=",", skiprows=1)
-    X, y = raw[:, :-1], raw[:, -1]
+    # the file codes 0 = malignant; the book's convention is 1 = the disease (malignant),
+    # as fedmed_lib.data.load_breast_cancer returns it
+    X, y = raw[:, :-1], 1.0 - raw[:, -1]
     X = (X - X.mean(axis=0)) / X.std(axis=0)
     X.setflags(write=False)
     y = y.astype(np.float64)
@@ -81,7 +83,9 @@ def _pooled_data() -> tuple[Array, Array]:
 
 
 def scaling_data() -> tuple[Array, Array]:
-    """Return the breast-cancer data, standardised (569 x 30), and its 0/1 labels (read-only).
+    """Return the breast-cancer data, standardised (569 x 30), and its labels (read-only).
+
+    Labels as :func:`fedmed_lib.data.load_breast_cancer` returns them: 1 = malignant.
 
     Introduced in :ref:`ch-flower`.
     """
