@@ -83,7 +83,7 @@ _MISTAKES = (
         lambda got, h: not 0.0 <= got <= 1.0,
         "Your AUROC is not between 0 and 1.",
         "divide the count of ordered pairs by the number of (positive, negative) pairs, "
-        "P times N."),
+        "N+ times N-."),
 )
 
 
