@@ -51,32 +51,32 @@ def _tanimoto(A: Array, B: Array) -> Array:
 _MISTAKES: dict[str, Mistake] = {
     "dice": Mistake(
         lambda A, B: _safe(2 * _counts(A, B)[0], _counts(A, B)[1] + _counts(A, B)[2]),
-        "Your similarity is the Dice coefficient 2|a AND b| / (|a| + |b|).",
-        "Tanimoto divides by the size of the union, |a| + |b| - |a AND b|."),
+        "Your similarity is the Dice coefficient 2|x_i AND x_j| / (|x_i| + |x_j|).",
+        "Tanimoto divides by the size of the union, |x_i| + |x_j| - |x_i AND x_j|."),
     "cosine": Mistake(
         lambda A, B: _safe(_counts(A, B)[0], np.sqrt(_counts(A, B)[1] * _counts(A, B)[2])),
-        "Your similarity is the cosine |a AND b| / sqrt(|a| |b|).",
+        "Your similarity is the cosine |x_i AND x_j| / sqrt(|x_i| |x_j|).",
         "Tanimoto divides by the number of bits set in either vector (the union)."),
     "union_twice": Mistake(
         lambda A, B: _safe(_counts(A, B)[0], _counts(A, B)[1] + _counts(A, B)[2]),
-        "You divide by |a| + |b|, which counts the shared bits twice.",
-        "the union is |a| + |b| - |a AND b|."),
+        "You divide by |x_i| + |x_j|, which counts the shared bits twice.",
+        "the union is |x_i| + |x_j| - |x_i AND x_j|."),
     "distance": Mistake(
         lambda A, B: 1.0 - _tanimoto(A, B),
         "Your values are 1 minus the similarity: the Tanimoto *distance*.",
         "identical fingerprints should give 1, fingerprints with no common bit 0."),
     "overlap": Mistake(
         lambda A, B: _safe(_counts(A, B)[0], np.minimum(_counts(A, B)[1], _counts(A, B)[2])),
-        "You divide by the smaller of |a| and |b| (the overlap coefficient).",
-        "divide by the union |a| + |b| - |a AND b|."),
+        "You divide by the smaller of |x_i| and |x_j| (the overlap coefficient).",
+        "divide by the union |x_i| + |x_j| - |x_i AND x_j|."),
     "fraction_of_bits": Mistake(
         lambda A, B: _counts(A, B)[0] / A.shape[1],
         "You divide the shared bits by the length of the fingerprint.",
         "bits that are off in both vectors do not count: divide by the union."),
     "max_union": Mistake(
         lambda A, B: _safe(_counts(A, B)[0], np.maximum(_counts(A, B)[1], _counts(A, B)[2])),
-        "You divide by the larger of |a| and |b|.",
-        "the union is |a| + |b| - |a AND b|, at least as large as either."),
+        "You divide by the larger of |x_i| and |x_j|.",
+        "the union is |x_i| + |x_j| - |x_i AND x_j|, at least as large as either."),
 }
 
 _HAND_A = np.array(
