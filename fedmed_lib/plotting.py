@@ -250,27 +250,3 @@ def plot_history(
     ax.legend()
     ax.grid(alpha=0.3)
     return ax
-
-
-def plot_metric(
-    histories: dict[str, History],
-    metric: str,
-    *,
-    ax: Axes | None = None,
-    title: str | None = None,
-    ylabel: str | None = None,
-    colors: Sequence[str] | None = None,
-) -> Axes:
-    """Plot one metric against the communication round with solid lines: :func:`plot_history`.
-
-    The earlier form of :func:`plot_history` (``ax`` by keyword, every line solid), kept
-    so that older code draws the same figure. Introduced in :ref:`ch-scaling`.
-
-    Raises
-    ------
-    ValueError
-        As :func:`plot_history`.
-    """
-    n = len(histories) if isinstance(histories, Mapping) else 0
-    return plot_history(histories, metric, ax, title=title, ylabel=ylabel, colors=colors,
-                        linestyles=["-"] * n)

@@ -741,13 +741,6 @@ def plot_base() -> dict[str, Any]:
             "ylabel": "accuracy", "colors": ["#000000"]}
 
 
-def plot_metric(**kwargs: Any) -> Any:
-    try:
-        return plotting.plot_metric(**kwargs)
-    finally:
-        plt.close("all")
-
-
 def plot_history(**kwargs: Any) -> Any:
     try:
         return plotting.plot_history(**kwargs)
@@ -768,14 +761,6 @@ case("plot_history", plot_history,
       "ax": (st.sampled_from(["ax", 3, object()]), ("ax",))})
 case("hospital_color", plotting.hospital_color, lambda: {"k": 2},
      {"k": (bad_count(0), ("k",))})
-case("plot_metric", plot_metric, plot_base,
-     {"histories": (st.sampled_from([None, {}, [history()], {"FedAvg": object()},
-                                     {"FedAvg": History()}]), ("histories", "history")),
-      "metric": (st.sampled_from([None, 3, "loss", ["accuracy"]]), ("metric",)),
-      "title": (st.sampled_from([3, ["t"], b"t"]), ("title",)),
-      "ylabel": (st.sampled_from([3, ["t"]]), ("ylabel",)),
-      "colors": (st.sampled_from([[], "red", 3]), ("colors",)),
-      "ax": (st.sampled_from(["ax", 3, object()]), ("ax",))})
 
 # --- self-checks ----------------------------------------------------------------------------
 

@@ -21,7 +21,6 @@ from fedmed_lib.plotting import (
     REFERENCE_STYLES,
     hospital_color,
     plot_history,
-    plot_metric,
 )
 from fedmed_lib.simulation import History, run_simulation
 
@@ -184,21 +183,6 @@ def test_plot_history_bad_input(kwargs: dict, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         plot_history(**(base | kwargs))
     assert len(plt.get_fignums()) == before
-
-
-def test_plot_metric_is_plot_history_with_solid_lines() -> None:
-    histories = {"20 hospitals": _history([0.5, 0.9]), "1,000 devices": _history([0.4, 0.95])}
-    colors = [hospital_color(0), hospital_color(1)]
-    old = plot_metric(histories, "accuracy", colors=colors, title="t", ylabel="y")
-    new = plot_history(histories, "accuracy", colors=colors, linestyles=["-", "-"], title="t",
-                       ylabel="y")
-    for a, b in zip(old.get_lines(), new.get_lines(), strict=True):
-        assert a.get_label() == b.get_label() and a.get_linestyle() == b.get_linestyle() == "-"
-        assert a.get_color() == b.get_color()
-        assert list(a.get_ydata()) == list(b.get_ydata())
-    assert old.get_title() == "t" and old.get_ylabel() == "y"
-    with pytest.raises(ValueError, match="has no metric 'auroc'; available metrics"):
-        plot_metric(histories, "auroc")
 
 
 def test_method_colours_are_not_hospital_colours_and_stay_apart() -> None:
