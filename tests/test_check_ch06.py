@@ -104,10 +104,10 @@ def test_correct_answers_pass() -> None:
 @pytest.mark.parametrize(
     ("fn", "hint"),
     [
-        (unweighted_mean, "weight each site by its number of observed values"),
-        (nan_as_zero, "observed* values"),
+        (unweighted_mean, "a site with more observed values must weigh more"),
+        (nan_as_zero, "a missing value is not a zero"),
         (ignores_missing, "the missing values leaked"),
-        (population_std, "divides the sum of squared deviations by c - 1"),
+        (population_std, "the *sample* standard deviation: check your denominator"),
         (within_only, "sites with different means add spread between them"),
         (average_of_stds, "standard deviations do not add up"),
         (mixed, "mixes conventions"),

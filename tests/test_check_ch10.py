@@ -32,12 +32,12 @@ def test_batched_logits_right_answers_pass():
     [
         (lambda X, W, b: np.einsum("knd,kd->kn", X, W), "add each client's bias"),
         (lambda X, W, b: np.einsum("knd,kd->nk", X, W) + b[None, :], "client axis first"),
-        (lambda X, W, b: X @ W.T, "X @ W.T"),
-        (lambda X, W, b: np.einsum("knd,kd->kn", X, W) + b[None, :], "b[:, None]"),
+        (lambda X, W, b: X @ W.T, "with W transposed"),
+        (lambda X, W, b: np.einsum("knd,kd->kn", X, W) + b[None, :], "give it a trailing axis"),
         (lambda X, W, b: 1 / (1 + np.exp(-right_logits(X, W, b))), "before the sigmoid"),
         (lambda X, W, b: X @ W[0] + b[:, None], "own row W[k]"),
         (lambda X, W, b: np.einsum("knd,jd->kn", X, W) + b[:, None], "summed together"),
-        (lambda X, W, b: right_logits(X, W, b) * 2, "'knd,kd->kn'"),
+        (lambda X, W, b: right_logits(X, W, b) * 2, "sum over the feature axis d only"),
         (lambda X, W, b: None, "return the (K, n_max) logits"),
     ],
 )
@@ -79,7 +79,7 @@ def test_batched_average_right_answers_pass():
         (lambda W, n: n @ W / len(n), "not by K"),
         (lambda W, n: (W * (n / n.sum())[:, None]).sum(axis=1), "client axis (axis 0)"),
         (lambda W, n: W, "shape of one client's model"),
-        (lambda W, n: (n / n.sum()) @ W + 1, "sum_k (n_k / n) W[k]"),
+        (lambda W, n: (n / n.sum()) @ W + 1, "share of the examples, adding up to one"),
     ],
 )
 def test_batched_average_typical_slips_get_their_hint(fn, hint):

@@ -33,6 +33,7 @@ def test_median_of_everything() -> None:
 def test_median_is_mean() -> None:
     fb = check_median(lambda U: U.mean(axis=0))
     assert not fb.passed and "equals the mean" in fb.message
+    assert "coordinate-wise median" in fb.message
 
 
 def test_median_whole_client() -> None:
@@ -84,6 +85,7 @@ def test_trimmed_one_side() -> None:
 def test_trimmed_no_trim() -> None:
     fb = check_trimmed_mean(lambda U, beta: U.mean(axis=0))
     assert not fb.passed and "nothing was trimmed" in fb.message
+    assert "how many values of each column you drop at EACH end" in fb.message
 
 
 def test_trimmed_wrong_axis() -> None:
@@ -104,6 +106,7 @@ def test_trimmed_whole_clients() -> None:
 
     fb = check_trimmed_mean(by_norm)
     assert not fb.passed and "whole hospitals" in fb.message
+    assert "order each column on its own" in fb.message
 
 
 def test_trimmed_rounds_up() -> None:
@@ -114,6 +117,7 @@ def test_trimmed_rounds_up() -> None:
 
     fb = check_trimmed_mean(ceil_trim)
     assert not fb.passed and "one value too many" in fb.message
+    assert "which way the chapter rounds it" in fb.message
 
 
 def test_feedback_never_reveals_values() -> None:

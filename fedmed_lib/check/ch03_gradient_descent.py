@@ -44,30 +44,34 @@ def _problems() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
 
 
 _HINT = "check the shapes of your arrays and the order of the arguments."
+_SHAPE_HINT = "the new theta keeps the shape of theta: check the shape of your gradient."
 
 
 _STEP_MISTAKES = (
     Symptom(lambda got, X, eig: not np.isfinite(got) or got <= 0,
             "Your step size is not a positive finite number.",
-            "a step size is 2 divided by a positive eigenvalue."),
+            "step sizes are positive: check the sign of your result and which eigenvalue "
+            "of the Hessian you use (section 'How large may a step be?')."),
     Mistake(lambda X, eig: 4.0 / eig[-1],
             "Your step size is too large: gradient descent would diverge with it.",
-            "the Hessian of this J is 2 X^T X / n; the 2 comes from d(r^2)/dr = 2r. "
-            "Use its largest eigenvalue."),
+            "the Hessian of this J keeps the factor 2 of d(r^2)/dr = 2r: check the "
+            "constant in front of your Hessian."),
     Mistake(lambda X, eig: 1.0 / eig[-1],
             "Your step size is safe but only half as large as the largest stable one.",
             "1/beta guarantees a monotone decrease; the divergence threshold is where "
             "|1 - lr * beta| = 1."),
     Mistake(lambda X, eig: AnyOf(2.0 / eig[-1] / len(X), 4.0 / eig[-1] / len(X)),
             "Your step size shrinks with the number of examples.",
-            "the Hessian of a mean loss carries the factor 1/n: use 2 X^T X / n."),
+            "the Hessian of a mean loss carries the factor 1/n: check the constant in "
+            "front of your Hessian."),
     Mistake(lambda X, eig: AnyOf(2.0 / eig[0], 1.0 / eig[0]),
             "Your step size uses the wrong eigenvalue: it would make gradient descent diverge.",
             "the step must be stable in every direction, so the steepest direction "
             "(the largest eigenvalue) decides."),
     Mistake(lambda X, eig: AnyOf(eig[-1], eig[-1] / 2),
             "You returned a curvature (an eigenvalue), not a step size.",
-            "the step size is 2 divided by the largest eigenvalue."),
+            "beta is the curvature; the step size is the threshold on lr that the "
+            "theorem of section 'How large may a step be?' derives from beta."),
     Mistake(lambda X, eig: 2.0 / np.sum(eig),
             "Your step size is safe but too small: you used the trace (the sum of all "
             "eigenvalues) instead of the largest eigenvalue.",
@@ -105,8 +109,8 @@ def check_max_step_size(fn: Callable[[np.ndarray], float]) -> Feedback:
             got, 2.0 / eig[-1], _STEP_MISTAKES, (X, eig), rtol=1e-6,
             generic=(
                 "Your step size is not the largest stable one.",
-                "compute the Hessian 2 X^T X / n, its largest eigenvalue beta, "
-                "and return 2 / beta.",
+                "check each piece against the theorem of section 'How large may a step "
+                "be?': the Hessian of J, its largest eigenvalue beta, the threshold on lr.",
             ),
         )
     return correct("Your step size is 2/beta on every test problem.")
@@ -121,11 +125,12 @@ def _scale(step: np.ndarray, ref: np.ndarray) -> float | None:
 _GD_MISTAKES = (
     Symptom(lambda step, ref, lr, n: _scale(step, ref) is None,
             "Your step does not point along the gradient.",
-            "compute the gradient 2/n X.T @ (X @ theta - y) first, then step "
-            "theta - lr * gradient."),
+            "the step must be a multiple of the gradient of J: check your gradient "
+            "against chapter 2's (the residuals, the orientation of X that gives one "
+            "entry per parameter, the constant in front)."),
     Symptom(lambda step, ref, lr, n: (_scale(step, ref) or 0.0) < 0,
             "Your step goes uphill: it increases the loss.",
-            "gradient DEScent subtracts the gradient: theta - lr * gradient."),
+            "gradient DEScent moves against the gradient: check the sign of your step."),
     Mistake(lambda ref, lr, n: ref / lr,
             "Your step ignores the step size lr.",
             "multiply the gradient by lr before subtracting it."),
@@ -165,23 +170,24 @@ def check_gd_step(
                 fn, theta, X, y, lr, hint=_HINT,
                 inplace=(
                     "Your function changes the theta it was given (an in-place update).",
-                    "return a new array, e.g. theta - lr * g, instead of theta -= lr * g; "
-                    "in federated learning the server's global model must not change "
-                    "behind its back.",
+                    "an augmented assignment (-=) writes into the caller's array: build "
+                    "the new theta as a new array; in federated learning the server's "
+                    "global model must not change behind its back.",
                 ),
             )
-            got = as_array(out, "the update theta - lr * gradient keeps the shape of theta.")
+            got = as_array(out, _SHAPE_HINT)
             if got.shape != theta.shape:
                 raise Wrong(
                     f"Your new theta has shape {got.shape}, but theta has shape {theta.shape}.",
-                    "the update theta - lr * gradient keeps the shape of theta.",
+                    _SHAPE_HINT,
                 )
             ref = -lr * mse_grad(theta, X, y)  # the right step
             diagnose(
                 got - theta, ref, _GD_MISTAKES, (ref, lr, X.shape[0]), rtol=1e-8, atol=1e-12,
                 generic=(
                     "Your step has the right direction but the wrong length.",
-                    "check each factor of lr * 2/n X.T @ (X @ theta - y).",
+                    "the direction is right, so check the constants: the step size lr, the "
+                    "factor 2 of the square's derivative, the 1/n of the mean.",
                 ),
             )
     return correct("Your gradient-descent step is right on every test problem and step size.")

@@ -87,14 +87,14 @@ _MEAN_MISTAKES = _rows(_wrong_means, (
         ("unweighted",),
         "Your mean is the plain average of the sites' means, so a site with 2 patients "
         "counts as much as one with 200.",
-        "weight each site by its number of observed values: add up the sites' sums and "
-        "divide by the total count.",
+        "the global mean is over patients, not over sites: a site with more observed "
+        "values must weigh more (theorem 'Federated mean and variance').",
     ),
     (
         ("rows",),
         "Your mean divides by the number of rows, so missing values count as zeros.",
-        "each site should send the count of its *observed* values (np.sum(~np.isnan(x))) "
-        "and the server divides the total sum by the total observed count.",
+        "a missing value is not a zero: check what each site counts, which should be "
+        "its *observed* values only, not its rows.",
     ),
     (
         ("by_rows",),
@@ -107,14 +107,14 @@ _STD_MISTAKES = _rows(_wrong_stds, (
     (
         ("ddof0",),
         "Your standard deviation divides by c (the population convention).",
-        "the sample standard deviation asked for here divides the sum of squared "
-        "deviations by c - 1, with c the observed count over all sites.",
+        "the exercise asks for the *sample* standard deviation: check your denominator "
+        "(c is the observed count over all sites).",
     ),
     (
         ("within", "within_n", "within_pooled"),
         "Your standard deviation only measures the spread *inside* each site.",
-        "sites with different means add spread between them: use the global mean, "
-        "(sum of squares over all sites - c * mean**2) / (c - 1).",
+        "sites with different means add spread between them: measure every deviation "
+        "from the global mean, not from each site's own mean.",
     ),
     (
         ("avg_std", "avg_std_weighted"),
@@ -173,22 +173,26 @@ def check_federated_mean_std(fn: MeanStdFn) -> Feedback:
         if np.isnan(mean) or np.isnan(std):
             raise Wrong(
                 "Your function returned NaN: the missing values leaked into the sums.",
-                "at each site, sum only the observed values (np.nansum) and count them "
-                "with np.sum(~np.isnan(x)).",
+                "the NaN entries are missing values: leave them out of each site's "
+                "count, sum and sum of squares.",
             )
         pooled = np.concatenate([_obs(s) for s in sites])
         diagnose(
             mean, np.mean(pooled), _MEAN_MISTAKES, (sites,), rtol=1e-9, atol=1e-12,
             generic=(
                 "Your mean differs from the mean of all observed values pooled together.",
-                "mean = (sum of the sites' sums) / (sum of the sites' observed counts).",
+                "compare with the mean of all observed values pooled: which sums and "
+                "counts do the sites send, and how does the server combine them "
+                "(theorem 'Federated mean and variance')?",
             ),
         )
         diagnose(
             std, np.std(pooled, ddof=1), _STD_MISTAKES, (sites,), rtol=1e-9, atol=1e-12,
             generic=(
                 "Your mean is right, but your standard deviation differs from the pooled one.",
-                "variance = (sum of the sites' sums of squares - c * mean**2) / (c - 1).",
+                "check how the server turns the sums of squares and the global mean "
+                "into a variance (theorem 'Federated mean and variance'), and its "
+                "denominator.",
             ),
         )
     return correct(

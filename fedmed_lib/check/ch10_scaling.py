@@ -20,8 +20,8 @@ from fedmed_lib.check._core import Mistake, Symptom, Wrong, as_array, call, diag
 
 _HINT_EINSUM = (
     "client k's logits use client k's data and client k's weights only: "
-    "sum over the feature axis d, keep the client axis k and the example axis n, "
-    "e.g. an einsum with subscripts 'knd,kd->kn'."
+    "your einsum (or product) must sum over the feature axis d only and keep both the "
+    "client axis k and the example axis n in the result."
 )
 
 
@@ -54,7 +54,7 @@ _LOGIT_MISTAKES = (
             lambda got, X, W, b: f"For K={X.shape[0]} clients, n={X.shape[1]} examples the "
             f"result has shape {got.shape}, not (K, n_max).",
             "did you multiply every client's data with every client's weights "
-            "(X @ W.T)? " + _HINT_EINSUM),
+            "(a plain matrix product with W transposed)? " + _HINT_EINSUM),
     Mistake(lambda X, W, b: _logits(X, W, b).T,
             "Clients and examples are swapped (the result is transposed).",
             "put the client axis first, shape (K, n_max)."),
@@ -64,10 +64,12 @@ _LOGIT_MISTAKES = (
     Mistake(lambda X, W, b: _logits(X, W, b) - b[:, None] + b[None, :] if len(b) == X.shape[1]
             else None,
             "The bias is added along the wrong axis (example i gets client i's bias).",
-            "give the bias a trailing axis, b[:, None], so it broadcasts over examples."),
+            "b has one entry per client: give it a trailing axis so that it broadcasts "
+            "over the examples (axis 1), not over the clients."),
     Mistake(lambda X, W, b: 1.0 / (1.0 + np.exp(-_logits(X, W, b))),
             "These are probabilities, not logits.",
-            "return z = Xw + b before the sigmoid; the loss applies it."),
+            "the check asks for the logits, the values before the sigmoid; the loss "
+            "applies the sigmoid itself."),
     Mistake(lambda X, W, b: np.einsum("knd,d->kn", X, W[0]) + b[:, None],
             "Every client uses client 0's weights.",
             "each client has its own row W[k]. " + _HINT_EINSUM),
@@ -135,5 +137,6 @@ def check_batched_average(fn: Callable[[np.ndarray, np.ndarray], Any]) -> Feedba
         diagnose(_array(out, "return a vector of length d."), sizes / sizes.sum() @ W,
                  _AVERAGE_MISTAKES, (W, sizes), rtol=1e-5, atol=1e-8,
                  generic=("The average does not match the weighted FedAvg average.",
-                          "compute sum_k (n_k / n) W[k]."))
+                          "check the weights (each client's share of the examples, "
+                          "adding up to one) and the axis they sum over (the clients)."))
     return correct("The weighted average is right on three test cases.")

@@ -65,7 +65,8 @@ _MEDIAN_MISTAKES: tuple[Mistake | Symptom, ...] = (
     Mistake(lambda U: U.mean(axis=0),
             "Your aggregate equals the mean of the updates, which one far-away "
             "hospital can drag anywhere.",
-            "sort each column and take its middle value (np.median over axis=0)."),
+            "the rule asked for is the coordinate-wise median, which looks at the order "
+            "of each column's values (section 'Robust rules from scratch')."),
     Mistake(lambda U: AnyOf(*U),
             "Your aggregate is one hospital's whole update; the median is taken "
             "parameter by parameter, and different parameters can come from different "
@@ -92,7 +93,8 @@ def check_median(fn: MedianFn) -> Feedback:
         If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
     for U in _cases():
-        out = _run(fn, U, hint="take np.median of the stacked updates over the hospitals.")
+        out = _run(fn, U, hint="your function receives one array (rows = hospitals, columns = "
+                   "parameters) and returns one value per parameter.")
         diagnose(out, np.median(U, axis=0), _MEDIAN_MISTAKES, (U,), rtol=1e-5, atol=1e-8,
                  generic=("Your aggregate is not the coordinate-wise median of the updates.",
                           "for each parameter, the middle of the hospitals' sorted values."))
@@ -122,17 +124,20 @@ _TRIMMED_MISTAKES: tuple[Mistake | Symptom, ...] = (
     *_shape_mistakes("trimmed mean"),
     Mistake(lambda U, k, kc: U.mean(axis=0),
             "Your aggregate equals the plain mean: nothing was trimmed.",
-            "sort each column and drop b = floor(beta * K) values at EACH end (K hospitals)."),
+            "check how many values of each column you drop at EACH end: b, from the "
+            "trimmed fraction phi (your `beta`) and the number K of hospitals."),
     Mistake(lambda U, k, kc: AnyOf(_trim(U, k, len(U)), _trim(U, 0, len(U) - k)),
             "You trimmed only one side: attackers who push the other way survive.",
             "drop the b smallest AND the b largest values of each parameter."),
     Mistake(_ceil,
             "You trimmed one value too many at each end.",
-            "b = floor(beta * K) for K hospitals, rounded down."),
+            "phi * K is rarely a whole number: check which way the chapter rounds it "
+            "(section 'Robust rules from scratch')."),
     Mistake(lambda U, k, kc: _by_norm(U, k),
             "You dropped whole hospitals (by the size of their update), not values "
             "per parameter.",
-            "sort each column independently: np.sort(updates, axis=0)."),
+            "the trimming is per parameter: order each column on its own, over the "
+            "hospitals (axis=0), so that different parameters may drop different hospitals."),
 )
 
 
@@ -140,8 +145,9 @@ _TRIMMED_MISTAKES: tuple[Mistake | Symptom, ...] = (
 def check_trimmed_mean(fn: TrimmedMeanFn) -> Feedback:
     """Check a learner's coordinate-wise trimmed mean ``fn(updates, beta) -> aggregate``.
 
-    For each parameter, drop the ``b = floor(beta * K)`` largest and ``b`` smallest
-    of the ``K`` hospitals' values and average the rest. Detects: trimming only one
+    For each parameter, drop the ``b = floor(phi K)`` largest and ``b`` smallest
+    of the ``K`` hospitals' values and average the rest (the chapter's trimmed fraction
+    ``phi`` is the argument ``beta``). Detects: trimming only one
     side, no trimming (the mean), trimming whole hospitals instead of values per
     parameter, the wrong axis, and rounding ``b`` up. Introduced in :ref:`ch-robust`.
 
@@ -151,15 +157,17 @@ def check_trimmed_mean(fn: TrimmedMeanFn) -> Feedback:
         If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
     for U, beta in zip(_cases(), (0.2, 0.2, 0.25), strict=True):
-        out = _run(fn, U, beta, hint="sort the updates over the hospitals (axis=0), then slice.")
+        out = _run(fn, U, beta, hint="your function receives the updates (rows = hospitals) and "
+                   "the trimmed fraction phi; it returns one value per parameter.")
         m = U.shape[0]
         k, kc = int(np.floor(beta * m)), int(np.ceil(beta * m))
         diagnose(out, _trim(U, k, m - k), _TRIMMED_MISTAKES, (U, k, kc), rtol=1e-5, atol=1e-8,
                  generic=("Your aggregate is not the coordinate-wise trimmed mean.",
-                          "sort each column, drop b = floor(beta * K) at each end, average "
-                          "the rest."))
+                          "check each step against section 'Robust rules from scratch': "
+                          "per column, how many values are dropped at each end, and which "
+                          "are averaged."))
     return correct(
-        "Your trimmed mean drops floor(beta * K) values at both ends of every parameter."
+        "Your trimmed mean drops floor(phi K) values at both ends of every parameter."
     )
 
 
