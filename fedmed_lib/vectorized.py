@@ -42,7 +42,7 @@ from fedmed_lib._validate import (
     check_real_array,
     check_seed,
 )
-from fedmed_lib.partition import pad_clients
+from fedmed_lib.partition import minibatch_orders, pad_clients
 from fedmed_lib.simulation import EvalFn, History, update_nbytes
 from fedmed_lib.types import Params
 
@@ -50,36 +50,6 @@ IntArray = NDArray[np.int64]
 
 #: Bytes of gathered minibatch features per chunk of clients (default ``chunk_size``).
 CHUNK_BYTES = 4 * 2**20
-
-
-def minibatch_orders(
-    sizes: Sequence[int] | np.ndarray, *, num_rounds: int, local_epochs: int, seed: int
-) -> IntArray:
-    """Draw every client's shuffled example order for every round and local epoch.
-
-    Returns an array of shape ``(num_rounds, local_epochs, num_clients, max_n)``:
-    for client ``k`` the first ``n_k`` entries are a uniformly random permutation of
-    ``0..n_k-1`` and the rest are its padding positions ``n_k..max_n-1`` in order.
-    Minibatch ``s`` of a local epoch is positions ``s*B .. s*B+B-1``. All
-    permutations are drawn at once (``argsort`` of uniform keys) from
-    ``np.random.default_rng(seed)``. Introduced in :ref:`ch-scaling`.
-    """
-    raw = np.asarray(sizes) if not isinstance(sizes, str | bytes) else np.asarray([])
-    if raw.dtype.kind not in "iu":
-        raise InputTypeError(
-            f"sizes must be a non-empty list of positive integers, got {_describe(sizes)}"
-        )
-    sizes = raw.astype(np.int64)
-    if sizes.ndim != 1 or sizes.size == 0 or np.any(sizes < 1):
-        raise ValueError(f"sizes must be a non-empty list of positive integers, got {sizes}")
-    num_rounds = check_int(num_rounds, name="num_rounds", minimum=0)
-    local_epochs = check_positive_int(local_epochs, name="local_epochs")
-    rng = np.random.default_rng(check_seed(seed))
-    max_n = int(sizes.max())
-    keys = rng.random((num_rounds, local_epochs, sizes.size, max_n))
-    pos = np.arange(max_n)
-    keys = np.where(pos < sizes[:, None], keys, 1.0 + pos)  # padding sorts last, in order
-    return np.argsort(keys, axis=-1).astype(np.int64)
 
 
 def _check_initial(initial_parameters: Sequence[np.ndarray] | None, d: int) -> Params:

@@ -12,7 +12,8 @@ once so that the three simulators of the book can be timed on the same thing:
   benchmark's 1,000- and 10,000-device rows;
 * every client runs ``local_epochs`` epochs of minibatch SGD for logistic regression
   (batch size :data:`BATCH_SIZE`, learning rate :data:`LR`), visiting its examples
-  in the order of :func:`minibatch_orders`, from the global model
+  in the order of :func:`fedmed_lib.partition.minibatch_orders` (NumPy only: no TensorFlow in
+  the Ray workers), from the global model
   ``[kernel (30, 1), bias (1,)]`` (zeros at the start); the server averages the
   client models weighted by ``n_k / n`` (FedAvg, McMahan et al., 2017), with every
   client in every round.
@@ -34,15 +35,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fedmed_lib._validate import (
-    InputTypeError,
-    _describe,
     check_int,
     check_positive,
     check_positive_int,
     check_seed,
 )
 from fedmed_lib.algorithms import FedAvg
-from fedmed_lib.partition import iid_partition, sample_devices
+from fedmed_lib.partition import iid_partition, minibatch_orders, sample_devices
 from fedmed_lib.simulation import History, run_simulation
 from fedmed_lib.types import Array, Params
 
@@ -119,41 +118,6 @@ def scaling_clients(num_clients: int, *, seed: int = 0) -> tuple[list[Array], li
     seed = check_seed(seed)
     Xc, yc = _clients(num_clients, seed)
     return list(Xc), list(yc)
-
-
-def minibatch_orders(
-    sizes: Sequence[int] | np.ndarray, *, num_rounds: int, local_epochs: int, seed: int
-) -> NDArray[np.int64]:
-    """Every client's example order, for every round and epoch, shape ``(R, E, K, max_n)``.
-
-    The same draws as :func:`fedmed_lib.vectorized.minibatch_orders` (asserted by
-    ``tests/test_flower_sim.py``), without importing TensorFlow, which would cost
-    every Ray worker of Flower's simulation engine several seconds. For client ``k``
-    the first ``n_k`` entries are a permutation of ``0..n_k-1``. Introduced in
-    :ref:`ch-flower`.
-
-    Raises
-    ------
-    ValueError
-        If a size is not a positive integer, or ``num_rounds`` / ``local_epochs`` /
-        ``seed`` is out of range.
-    """
-    raw = np.asarray(sizes) if not isinstance(sizes, str | bytes) else np.asarray([])
-    if raw.dtype.kind not in "iu":
-        raise InputTypeError(
-            f"sizes must be a non-empty list of positive integers, got {_describe(sizes)}"
-        )
-    sizes = raw.astype(np.int64)
-    if sizes.ndim != 1 or sizes.size == 0 or np.any(sizes < 1):
-        raise ValueError(f"sizes must be a non-empty list of positive integers, got {sizes}")
-    num_rounds = check_int(num_rounds, name="num_rounds", minimum=0)
-    local_epochs = check_positive_int(local_epochs, name="local_epochs")
-    rng = np.random.default_rng(check_seed(seed))
-    max_n = int(sizes.max())
-    keys = rng.random((num_rounds, local_epochs, sizes.size, max_n))
-    pos = np.arange(max_n)
-    keys = np.where(pos < sizes[:, None], keys, 1.0 + pos)
-    return np.argsort(keys, axis=-1).astype(np.int64)
 
 
 @lru_cache(maxsize=4)

@@ -149,9 +149,13 @@ def load_site(
 
 
 def site_stats(site: SiteData) -> ClientStats:
-    """Return the per-feature counts, sums and sums of squares of the training rows.
+    """Return the per-feature statistics of the training rows (count, mean, m2, residual).
 
-    What a hospital sends for federated preprocessing. Introduced in :ref:`ch-flower`.
+    What a hospital sends for federated preprocessing: per feature the number of observed
+    values, their mean, the sum of squared deviations from it and the rounding residual
+    of the mean (:class:`~fedmed_lib.federated_stats.ClientStats`), which the server
+    merges with Chan, Golub and LeVeque's parallel formula. Introduced in
+    :ref:`ch-flower`.
     """
     return client_statistics(site.X_train, client=site.partition_id)
 
