@@ -42,18 +42,25 @@ def test_clients_iid_up_to_100_then_devices():
         scaling_clients(0)
 
 
-def test_orders_are_the_vectorised_simulators():
-    from fedmed_lib.vectorized import minibatch_orders as vectorized_orders
+def test_orders_are_the_vectorised_simulators_and_need_no_tensorflow():
+    import subprocess
+    import sys
 
+    from fedmed_lib import vectorized
+
+    assert minibatch_orders is vectorized.minibatch_orders  # one function, both paths
     sizes = [3, 7, 5]
     mine = minibatch_orders(sizes, num_rounds=2, local_epochs=2, seed=4)
-    np.testing.assert_array_equal(mine, vectorized_orders(sizes, num_rounds=2, local_epochs=2,
-                                                          seed=4))
     assert sorted(mine[1, 0, 0, :3]) == [0, 1, 2]
     with pytest.raises(ValueError, match="sizes"):
         minibatch_orders([3, 0], num_rounds=1, local_epochs=1, seed=0)
     with pytest.raises(TypeError, match="sizes"):
         minibatch_orders([1.5], num_rounds=1, local_epochs=1, seed=0)
+    # a Ray worker imports the scaling task: that must not import TensorFlow (seconds each)
+    code = ("import sys, fedmed_lib.flower_app.scaling_task; "
+            "print('tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_sgd_client_hand_case():
