@@ -40,8 +40,7 @@ RULES: list[Rule] = [
     Rule(r"clipping norm\s*\$C\$", "the clipping norm is $S$; $C$ is the client fraction"),
     Rule(r"\$C\$\s*\(clipping", "the clipping norm is $S$; $C$ is the client fraction"),
     # PENDING ch20: "each update clipped to $C = 1$" (nobody is editing chapter 20 now)
-    Rule(r"clip\w*[^.$]{0,40}\$C\s*=", "the clipping norm is $S$; $C$ is the client fraction",
-         pending=("20_encryption_deidentification",)),
+    Rule(r"clip\w*[^.$]{0,40}\$C\s*=", "the clipping norm is $S$; $C$ is the client fraction"),
     Rule(r"(noise )?multiplier\s*\$\\sigma", "the noise multiplier is $\\nu$; $\\sigma(\\cdot)$ is the logistic function"),
     Rule(r"\\sigma\s*=\s*[0-9]", "a noise value is $\\nu = ...$ (noise multiplier) or $s = ...$ (a standard deviation)"),
     Rule(r"\\sigma\^2|\\sigma_k\b|\\sigma_\{", "a variance or standard deviation is written with $s$; $\\sigma(\\cdot)$ is the logistic function"),
@@ -49,24 +48,17 @@ RULES: list[Rule] = [
     Rule(r"\$K\$\s+local\s+(steps|updates)", "$K$ is the number of clients; local steps are $u$"),
     Rule(r"\$N\$\s+(clients|hospitals|devices)", "the number of clients is $K$"),
     Rule(r"\$[mn]\$\s+(clients|hospitals)", "the number of clients is $K$ ($n$ counts examples, $m$ is Multi-Krum's)"),
-    # PENDING ch02: $J = \frac1N \sum_i ...$ and "$N$ patients" (nobody is editing chapter 2 now);
-    # PENDING ch19: $F_j = \frac1N \sum_{i>j} N_i$ ($N$ negatives; the notation page writes $N^-$)
-    # PENDING intro.md (both languages): the coordinator's page writes $\frac{1}{N}\sum_{i=1}^{N}$
-    Rule(r"\\frac\{?[12]\}?\{?N(?![A-Za-z])|\$N\$\s+(patients|examples|records)|\\frac1\{2N\}",
+    # PENDING ch02: $J = \frac1N \sum_i ...$ and "$N$ patients"
+    Rule(r"\\frac\{?[12]\}?\{?N(?![A-Za-z^_])|\$N\$\s+(patients|examples|records)|\\frac1\{2N\}",
          "the number of examples is $n$, never $N$",
-         pending=("02_loss", "19_evaluation_fairness", "intro.md", "zh/intro.md")),
+         pending=("02_loss",)),
     Rule(r"\$L\$-smooth|\$L\$-Lipschitz", "the smoothness constant is $\\beta$; $L$ is the loss of one example"),
     Rule(r"\$L\$ is the largest eigenvalue|largest eigenvalue\s*\$L\$|eigenvalue \$L\b",
          "the largest Hessian eigenvalue is $\\beta$"),
-    # PENDING ch21: "$\eta \le 1/L$ with $L = \lambda_{\max}(...)$" (nobody is editing chapter 21 now)
-    Rule(r"[0-9]/L\b", "a step-size bound is written with $\\beta$ ($2/\\beta$, $1/\\beta$)",
-         pending=("21_vertical_fl",)),
-    # PENDING ch19: "$L = 1/\eta$" as the smoothness constant (nobody is editing chapter 19 now)
-    Rule(r"\bL\s*=\s*1/\\eta|\bL\s*=\s*\\lambda_\{?\\max", "the smoothness constant is $\\beta$, not $L$",
-         pending=("19_evaluation_fairness", "21_vertical_fl")),
+    Rule(r"[0-9]/L\b", "a step-size bound is written with $\\beta$ ($2/\\beta$, $1/\\beta$)"),
+    Rule(r"\bL\s*=\s*1/\\eta|\bL\s*=\s*\\lambda_\{?\\max", "the smoothness constant is $\\beta$, not $L$"),
     Rule(r"mean\s+\$\\mu|\$\\mu_k\$|\$\\mu\$,?\s*(and\s*)?\$\\sigma\$", "a mean is $\\bar x$; $\\mu$ is FedProx's coefficient"),
-    Rule(r"\\mathcal\s*\{?K\}?_t", "the set of clients sampled in round $t$ is $\\mathcal S_t$",
-         pending=("13_differential_privacy",)),
+    Rule(r"\\mathcal\s*\{?K\}?_t", "the set of clients sampled in round $t$ is $\\mathcal S_t$"),
     Rule(r"R[ée]nyi[^.]{0,60}order\s*\$\\alpha", "the Rényi order is $\\gamma$; $\\alpha$ is the Dirichlet concentration"),
 ]
 
