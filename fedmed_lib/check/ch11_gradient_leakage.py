@@ -24,12 +24,12 @@ def _cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]:
     cases = []
     # A plain layer: 3 outputs, 5 inputs, every bias gradient non-zero.
     x = rng.uniform(0.5, 2.0, size=5) * rng.choice([-1.0, 1.0], size=5)
-    delta = np.array([0.7, -0.2, 1.3])
-    cases.append((np.outer(delta, x), delta, x, "a layer with 3 outputs and 5 inputs"))
+    rho = np.array([0.7, -0.2, 1.3])
+    cases.append((np.outer(rho, x), rho, x, "a layer with 3 outputs and 5 inputs"))
     # Output unit 0 carries no gradient (an inactive ReLU unit): row 0 is all zeros.
     x = rng.uniform(0.5, 2.0, size=4) * rng.choice([-1.0, 1.0], size=4)
-    delta = np.array([0.0, -0.8, 0.4])
-    cases.append((np.outer(delta, x), delta, x, "a layer whose first unit is inactive"))
+    rho = np.array([0.0, -0.8, 0.4])
+    cases.append((np.outer(rho, x), rho, x, "a layer whose first unit is inactive"))
     return cases
 
 
@@ -56,7 +56,7 @@ _MISTAKES = (
             "(for example the one with the largest |grad_b[i]|)."),
     Mistake(lambda x, gb: 1.0 / x,
             "you divided the wrong way round.",
-            "dL/dW_ij = delta_i x_j and dL/db_i = delta_i: which one divided by "
+            "dL/dW_ij = rho_i x_j and dL/db_i = rho_i: which one divided by "
             "which leaves x_j?"),
     Mistake(lambda x, gb: -x,
             "every entry has the wrong sign.",
