@@ -51,6 +51,7 @@ CODE_PATTERNS: dict[str, re.Pattern[str]] = {
     "a transpose (.T)": re.compile(r"\w\.T\b"),
     "einsum subscripts": re.compile(r"['\"]?\b[a-z]+(,[a-z]+)*->[a-z]*['\"]?"),
     "a broadcast index ([:, None])": re.compile(r"\[[^\]]*\bNone\b[^\]]*\]"),
+    "a derivative written out (dL/dW = ...)": re.compile(r"\bd\w+/d\w+\s*="),
     # `name = <expression with an operator>`: b = floor(beta * K), z = Xw + b,
     # mean = (sum) / (count), theta -= lr * g; not the keywords `axis=0`, `ddof=1` (no
     # space before `=`), nor `n = sum_k n_k` (no operator).
@@ -81,18 +82,21 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     ),
     "ch10_scaling": ("knd,kd", "z = Xw + b", "(n_k / n) W[k]", "b[:, None]"),
     "ch11_gradient_leakage": (
-        "delta_i x_j", "divide that row by grad_b[i]", "one row divided by one entry",
+        "delta_i x_j", "rho_i x_j", "divide that row by grad_b[i]", "grad_b[i] times",
+        "one row divided by one entry",
     ),
     "ch12_secure_aggregation": ("prg_mask(self_seed",),
     "ch13_differential_privacy": (
         "min(1, S / norm", "min(1, S_j / norm", "* scale for", "* factor_j for",
+        "zip(update, clipping_norms)",
     ),
     "ch14_robust": ("floor(beta * K)", "floor(phi * K)", "np.sort(updates", "np.median("),
     "ch15_medical_images": ("(n_k / n) * client_weights",),
-    "ch17_drug_discovery": ("|x_i| + |x_j| - |x_i AND x_j|",),
+    "ch16_flower": ("ArrayRecord([theta])", "RecordDict({"),
+    "ch17_drug_discovery": ("|x_i| + |x_j| - |x_i AND x_j|", "A @ B.T"),
     "ch18_survival": (
         "S(tau_(j)) = S(tau_(j-1)) *", "running product of (1 - F_j / R_j)",
-        "time == s and event == 1",
+        "time == s and event == 1", "(1 - F_j / R_j)",
     ),
     "ch21_vertical": (
         "z = X_A theta_A + X_B theta_B", "sigmoid(z) - y", "X_k^T r / n", "X_A^T r / n",
@@ -105,7 +109,7 @@ ANSWERS: dict[str, tuple[str, ...]] = {
 PENDING: set[str] = {
     "ch01_why_fl", "ch04_fedsgd", "ch05_fedavg", "ch07_non_iid", "ch09_limited_resources",
     "ch11_gradient_leakage", "ch12_secure_aggregation", "ch13_differential_privacy",
-    "ch15_medical_images", "ch17_drug_discovery", "ch18_survival", "ch21_vertical",
+    "ch15_medical_images", "ch16_flower", "ch17_drug_discovery", "ch18_survival", "ch21_vertical",
 }
 
 
@@ -336,6 +340,11 @@ _QUOTED = [
     ("ch10_scaling", "return z = Xw + b before the sigmoid"),
     ("ch10_scaling", "an einsum with subscripts 'knd,kd->kn'"),
     ("ch11_gradient_leakage", "dL/dW_ij = delta_i x_j and dL/db_i = delta_i"),
+    ("ch11_gradient_leakage", "a row grad_W[i] is grad_b[i] times x: divide that row by grad_b[i]"),
+    ("ch13_differential_privacy", "the scale factor is min(1, S / norm)"),
+    ("ch18_survival", "S(tau_(j)) = S(tau_(j-1)) * (1 - F_j / R_j)."),
+    ("ch21_vertical", "z = X_A theta_A + X_B theta_B, r = sigmoid(z) - y"),
+    ("ch05_fedavg", "repeat w = w - lr * grad(w, X, y) local_epochs times"),
     ("ch13_differential_privacy", "the norm is np.sqrt(sum of squares)"),
     ("ch14_robust", "drop b = floor(beta * K) values"),
     ("ch14_robust", "sort each column independently: np.sort(updates, axis=0)."),
@@ -354,6 +363,7 @@ _FAIR = [
     "the sample standard deviation (ddof=1) divides by c - 1, once, at the server.",
     "divide by the total number of examples n = sum_k n_k, not by K.",
     "the in-place update theta -= ... changes the caller's array.",
+    "check the sign of the inner derivative, and keep the 2 from d(r^2)/dr = 2r.",
 ]
 
 
