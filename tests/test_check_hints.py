@@ -12,8 +12,14 @@ tests this on chapter 2's feedback; this file tests every hint of every module i
   ``Symptom(..., hint)``, ``Wrong(message, hint)``, ``wrong(message, hint)``,
   ``call(..., hint=...)`` (and any ``hint=`` keyword), ``as_array(x, hint)``,
   ``as_number(x, hint)``, ``generic=``/``stub=``/``inplace=`` pairs, and the
-  ``(message, hint)`` pairs returned by the ``explain`` helpers. Names are resolved to
-  the strings assigned to them; f-string fields become ``…``.
+  ``(message, hint)`` pairs returned by the ``explain`` helpers, and the arguments of
+  the module's own helpers that hand a parameter on as a hint (``_array(out, what)``).
+  Names are resolved to the strings assigned to them; f-string fields become ``…``.
+  The core's own hints (``_core``: the stub and in-place hints) are collected too.
+
+The collection is checked against run time: every check runs on typical wrong answers
+(a stub, an error, ``None``, a string, zeros, NaN) and every hint it gives must be one
+that was collected.
 
 Each hint is matched against patterns of code that computes an answer (a matrix
 product ``@``, a numpy call ``np.f(``, a transpose ``.T``, an assignment with
@@ -35,6 +41,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
 
+import numpy as np
 import pytest
 
 import fedmed_lib.check as check_pkg
@@ -187,6 +194,9 @@ class _Source:
                     and node.value is not None:
                 self.assigned.setdefault(node.target.id, []).append(node.value)
 
+        self.helpers: dict[str, dict[int, str]] = {}
+        self.helpers = self._find_helpers()
+
     def texts(self, node: ast.expr, depth: int = 0) -> list[str] | None:
         """All strings ``node`` can be, or ``None`` if it is not a string expression."""
         if depth > 5:
@@ -227,31 +237,53 @@ class _Source:
                 return [pair[1]]
         return None
 
-    def hints(self) -> Iterator[tuple[str, ast.expr, list[str] | None]]:
-        """``(where, node, texts)`` for every hint handed to the core in the source."""
-        for node in ast.walk(self.tree):
+    def _positions(self, root: ast.AST) -> Iterator[tuple[str, ast.expr, bool]]:
+        """``(where, node, is_pair)`` for every hint position under ``root``."""
+        for node in ast.walk(root):
             if isinstance(node, ast.Call):
                 func = node.func
                 fname = func.id if isinstance(func, ast.Name) else (
                     func.attr if isinstance(func, ast.Attribute) else "")
-                pos = _HINT_ARG.get(fname)
-                if pos is not None and len(node.args) > pos:
-                    yield f"{fname}(...) argument {pos + 1}", node.args[pos], self.texts(
-                        node.args[pos])
+                positions = dict(self.helpers.get(fname, {}))
+                if fname in _HINT_ARG:
+                    positions[_HINT_ARG[fname]] = "hint"
+                for pos in positions:
+                    if len(node.args) > pos:
+                        yield f"{fname}(...) argument {pos + 1}", node.args[pos], False
                 for kw in node.keywords:
-                    if kw.arg == "hint":
-                        yield f"{fname}(hint=...)", kw.value, self.texts(kw.value)
+                    if kw.arg == "hint" or kw.arg in positions.values():
+                        yield f"{fname}({kw.arg}=...)", kw.value, False
                     elif kw.arg in _PAIR_KEYWORDS:
-                        yield f"{fname}({kw.arg}=(message, hint))", kw.value, self.pair_hint(
-                            kw.value)
+                        yield f"{fname}({kw.arg}=(message, hint))", kw.value, True
             # (message, hint) pairs: returned by `explain` helpers, or rows of a table
             # written as tuples, e.g. ((variant names), message, hint)
             elif isinstance(node, ast.Tuple) and len(node.elts) >= 2:
                 *_, msg, hint = node.elts
-                if self.texts(msg) is not None:
-                    texts = self.texts(hint)
-                    if texts is not None:
-                        yield "a (message, hint) tuple", hint, texts
+                if self.texts(msg) is not None and self.texts(hint) is not None:
+                    yield "a (message, hint) tuple", hint, False
+
+    def _find_helpers(self) -> dict[str, dict[int, str]]:
+        """The module's own functions that hand a parameter on as a hint.
+
+        E.g. ``def _array(out, what): ... as_array(out, what)``: argument 2 of ``_array``
+        is a hint, so the strings passed there are collected too.
+        """
+        helpers: dict[str, dict[int, str]] = {}
+        for _ in range(3):  # helpers of helpers
+            for fn in ast.walk(self.tree):
+                if not isinstance(fn, ast.FunctionDef):
+                    continue
+                params = [a.arg for a in (*fn.args.posonlyargs, *fn.args.args)]
+                for _where, node, _pair in self._positions(fn):
+                    if isinstance(node, ast.Name) and node.id in params:
+                        helpers.setdefault(fn.name, {})[params.index(node.id)] = node.id
+            self.helpers = dict(helpers)
+        return helpers
+
+    def hints(self) -> Iterator[tuple[str, ast.expr, list[str] | None]]:
+        """``(where, node, texts)`` for every hint handed to the core in the source."""
+        for where, node, is_pair in self._positions(self.tree):
+            yield where, node, self.pair_hint(node) if is_pair else self.texts(node)
 
 
 def source_hints(name: str) -> Iterator[Hint]:
@@ -302,6 +334,53 @@ def giveaways(hint: Hint) -> list[str]:
     return found
 
 
+# --- hints seen at run time ----------------------------------------------------------
+
+
+def _raise_stub(*args: Any, **kwargs: Any) -> Any:
+    raise NotImplementedError
+
+
+def _raise_error(*args: Any, **kwargs: Any) -> Any:
+    raise ValueError("boom")
+
+
+# Typical wrong answers that any check meets: they run the paths of call(), as_array(),
+# as_number() and the first rows of the tables.
+_FAKES: dict[str, Any] = {
+    "a stub": _raise_stub,
+    "an error": _raise_error,
+    "None": lambda *a, **k: None,
+    "a string": lambda *a, **k: "x",
+    "zeros": lambda *a, **k: np.zeros(3),
+    "NaN": lambda *a, **k: np.full(3, np.nan),
+}
+
+
+def _checks(name: str) -> list[tuple[str, Any]]:
+    mod = _module(name)
+    return [(f, c) for f, c in vars(mod).items() if f.startswith("check_") and callable(c)
+            and getattr(c, "__module__", "") == mod.__name__]
+
+
+def _template(text: str) -> re.Pattern[str]:
+    """A collected hint as a pattern: its f-string fields match anything."""
+    return re.compile(".*".join(re.escape(p) for p in text.split(_OPAQUE)) + r"\Z", re.DOTALL)
+
+
+def runtime_hints(name: str) -> Iterator[tuple[str, str]]:
+    """``(how, hint)`` of the feedback of every check of the module on every fake."""
+    for fname, check in _checks(name):
+        required = [p for p in inspect.signature(check).parameters.values()
+                    if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
+                                                           p.POSITIONAL_OR_KEYWORD)]
+        for what, fake in _FAKES.items():
+            with np.errstate(all="ignore"):
+                fb = check(*[fake] * max(len(required), 1))
+            if not fb.passed and " Hint: " in fb.message:
+                yield f"{fname} on {what}", fb.message.split(" Hint: ", 1)[1]
+
+
 # --- the tests -----------------------------------------------------------------------
 
 
@@ -316,6 +395,20 @@ def test_hints_are_found(name):
     hints = all_hints(name)
     assert len(hints) >= 3, f"{name}: only {len(hints)} hints found"
     assert unresolved_hints(name) == [], "hints this test cannot read: add them to _Source"
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_hints_seen_at_run_time_are_collected(name):
+    """The static collection is complete on the paths that typical wrong answers take."""
+    known = [_template(h.text) for h in (*all_hints(name), *all_hints("_core"))]
+    seen = list(runtime_hints(name))
+    assert seen, f"{name}: no check gave a hint"
+    missing = [f"{how}: {hint!r}" for how, hint in seen if not any(t.match(hint) for t in known)]
+    assert not missing, "hints given at run time that the collection misses: " + str(missing)
+
+
+def test_the_core_hints_give_nothing_away():
+    assert not [h for h in all_hints("_core") if giveaways(h)]
 
 
 @pytest.mark.parametrize("name", _modules_pending_marked())
