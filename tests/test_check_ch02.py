@@ -26,7 +26,7 @@ def right_loop(theta, X, y):
     return g
 
 
-def no_mean(theta, X, y):  # forgotten 1/N
+def no_mean(theta, X, y):  # forgotten 1/n
     return 2.0 * X.T @ (X @ theta - y)
 
 
@@ -73,13 +73,13 @@ def test_correct_answers_pass(fn):
 @pytest.mark.parametrize(
     ("fn", "hint"),
     [
-        (no_mean, "1/N"),
+        (no_mean, "1/n"),
         (half_convention, "no 1/2"),
         (wrong_sign, "inner derivative"),
         (transposed, "which orientation of X"),
         (residual_only, "you stopped at the residuals"),
         (column_vector, "flat array"),
-        (divides_twice, "divide by N exactly once"),
+        (divides_twice, "divide by n exactly once"),
         (garbage, "dJ/dtheta_j"),
         (stub, "NotImplementedError"),
     ],
@@ -102,7 +102,7 @@ def test_messages_never_reveal_the_expected_gradient(fn):
 
 
 def test_transposed_is_detected_even_when_shapes_happen_to_fit():
-    # X @ (...) only runs when N == d; the check's problems all have N != d
+    # X @ (...) only runs when n == d; the check's problems all have n != d
     assert all(X.shape[0] != X.shape[1] for X, _, _ in _cases())
 
 
@@ -115,6 +115,6 @@ def test_no_hint_gives_the_answer_away(fn):
     fb = check_mse_grad(fn)
     assert not fb.passed
     text = fb.message.replace(" ", "")
-    for answer in ("X.T@(X@theta-y)", "X.T@(y-X@theta)", "X.T", "2/N*X", "(2/N)sum"):
+    for answer in ("X.T@(X@theta-y)", "X.T@(y-X@theta)", "X.T", "2/N*X", "(2/N)sum", "2/n*X", "(2/n)sum"):
         assert answer not in text, f"the feedback gives the answer away ({answer!r}): {fb.message}"
 

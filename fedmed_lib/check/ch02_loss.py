@@ -1,10 +1,10 @@
 """Self-checks for :ref:`ch-loss`: the gradient of the mean squared error.
 
-The learner writes ``grad(theta, X, y)``, the gradient ``2/N X^T (X theta - y)`` of
-the mean squared error ``J(theta) = 1/N sum_i (y_i - x_i theta)^2`` used for linear
+The learner writes ``grad(theta, X, y)``, the gradient ``2/n X^T (X theta - y)`` of
+the mean squared error ``J(theta) = 1/n sum_i (y_i - x_i theta)^2`` used for linear
 regression on the diabetes data (Efron et al., 2004). The check runs it on small
 random problems, compares with :func:`fedmed_lib.models.mse_grad`, and recognises the
-usual slips (a forgotten ``1/N``, the ``1/2`` convention that drops the factor 2, the
+usual slips (a forgotten ``1/n``, the ``1/2`` convention that drops the factor 2, the
 wrong sign, ``X`` instead of ``X^T``). It never shows the expected gradient.
 """
 
@@ -31,7 +31,7 @@ _RTOL = 1e-8
 
 
 def _cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Small problems with different N so that a missing ``1/N`` can be told apart."""
+    """Small problems with different n so that a missing ``1/n`` can be told apart."""
     rng = np.random.default_rng(2024)
     cases = []
     for n, d in [(7, 3), (12, 4), (5, 2)]:
@@ -48,9 +48,9 @@ def _shape_error(err: Exception, k: int, X: np.ndarray) -> tuple[str, str] | Non
         return (
             f"Your function fails with a shape error on test problem {k + 1} "
             f"(X has shape {X.shape}): {err}.",
-            "the residual vector has one entry per example (N) and the gradient one per "
+            "the residual vector has one entry per example (n) and the gradient one per "
             "parameter (d): write down the shapes and ask which orientation of X turns "
-            "an N-vector into a d-vector.",
+            "an n-vector into a d-vector.",
         )
     return None
 
@@ -88,21 +88,21 @@ _MISTAKES = (
             "inner derivative with respect to theta."),
     Mistake(lambda ref, n: 0.5 * ref,
             "Your gradient is too small by a constant factor.",
-            "this book's loss has no 1/2 in front: the derivative of r^2 is 2r, "
+            "this book's loss has no 1/2 in front: the derivative of rho^2 is 2 rho, "
             "so keep the factor 2."),
     Mistake(lambda ref, n: -0.5 * ref,
             "Your gradient has the wrong sign and is too small by a constant factor.",
-            "check the sign of the inner derivative, and keep the 2 from d(r^2)/dr = 2r."),
+            "check the sign of the inner derivative, and keep the 2 from d(rho^2)/d(rho) = 2 rho."),
     Mistake(lambda ref, n: AnyOf(n * ref, n / 2.0 * ref, -n * ref),
             "Your gradient grows with the number of examples: it is the gradient "
             "of the sum of the losses, not of their mean.",
-            "J is a mean, so its gradient carries the factor 1/N."),
+            "J is a mean, so its gradient carries the factor 1/n."),
     Mistake(lambda ref, n: AnyOf(ref / n, 0.5 * ref / n),
-            "Your gradient shrinks with the number of examples: you divide by N twice.",
-            "divide by N exactly once (np.mean already divides by N)."),
+            "Your gradient shrinks with the number of examples: you divide by n twice.",
+            "divide by n exactly once (np.mean already divides by n)."),
     Symptom(lambda got, ref, n: _scaled(got, ref),
             "Your gradient points in the right direction but has the wrong length.",
-            "check the constant in front: the derivative of (1/N) sum r_i^2."),
+            "check the constant in front: the derivative of (1/n) sum rho_i^2."),
 )
 
 
@@ -114,14 +114,14 @@ def check_mse_grad(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray
     ----------
     fn
         ``fn(theta, X, y)`` returning the gradient of
-        ``J(theta) = 1/N sum_i (y_i - x_i theta)^2`` at ``theta``, an array of the
+        ``J(theta) = 1/n sum_i (y_i - x_i theta)^2`` at ``theta``, an array of the
         same shape as ``theta``. ``X`` already has the intercept column.
 
     Returns
     -------
     Feedback
         Passed if ``fn`` agrees with the reference on every test problem; otherwise
-        a message that names the mistake (forgotten ``1/N``, missing factor 2, wrong
+        a message that names the mistake (forgotten ``1/n``, missing factor 2, wrong
         sign, ``X`` instead of ``X.T``) and a hint. Introduced in :ref:`ch-loss`.
     """
     for k, (X, y, theta) in enumerate(_cases()):
@@ -141,5 +141,5 @@ def check_mse_grad(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray
         )
     return correct(
         "Your gradient matches the reference on every test problem, "
-        "including the factor 2/N and the sign."
+        "including the factor 2/n and the sign."
     )
