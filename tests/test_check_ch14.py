@@ -188,6 +188,13 @@ def test_mam_mistakes(fn, words) -> None:
 def test_mam_generic_in_place_and_stub() -> None:
     fb = check_mean_around_median(lambda U, f: mam(U, f) + 1.0)
     assert not fb.passed and "not the mean around the median" in fb.message
+    assert "one parameter (column) at a time" in fb.message
+
+
+def test_median_other_mistake_gets_the_generic_hint() -> None:
+    fb = check_median(lambda U: np.median(U, axis=0) + 1.0)
+    assert not fb.passed and "not the coordinate-wise median" in fb.message
+    assert "section 'Robust rules from scratch'" in fb.message
 
     def in_place(U, f):
         U.sort(axis=0)

@@ -263,8 +263,9 @@ class _Source:
             # written as tuples, e.g. ((variant names), message, hint)
             elif isinstance(node, ast.Tuple) and len(node.elts) >= 2:
                 *_, msg, hint = node.elts
-                if self.texts(msg) is not None and self.texts(hint) is not None:
-                    yield "a (message, hint) tuple", hint, False
+                texts = self.texts(hint)
+                if self.texts(msg) is not None and texts and all(" " in t for t in texts):
+                    yield "a (message, hint) tuple", hint, False  # prose, not variant names
 
     def _find_helpers(self) -> dict[str, dict[int, str]]:
         """The module's own functions that hand a parameter on as a hint.

@@ -97,7 +97,8 @@ def check_median(fn: MedianFn) -> Feedback:
                    "parameters) and returns one value per parameter.")
         diagnose(out, np.median(U, axis=0), _MEDIAN_MISTAKES, (U,), rtol=1e-5, atol=1e-8,
                  generic=("Your aggregate is not the coordinate-wise median of the updates.",
-                          "for each parameter, the middle of the hospitals' sorted values."))
+                          "check your rule against the coordinate-wise median of section "
+                          "'Robust rules from scratch', one parameter (column) at a time."))
     return correct(
         "Your median is taken per parameter over the hospitals, for odd and even counts."
     )
@@ -253,12 +254,13 @@ def check_mean_around_median(fn: MeanAroundMedianFn) -> Feedback:
         If ``fn`` is not a function (an ``InputTypeError``, also a ``ValueError``).
     """
     for U, f in _mam_cases():
-        out = _run(fn, U, f, hint="work per column: distances to the column's median, "
-                   "keep the nearest values, average them.")
+        out = _run(fn, U, f, hint="your function receives the updates (rows = hospitals) and "
+                   "the number f of values to leave out; it returns one value per parameter.")
         diagnose(out, _mam(U, f), _MAM_MISTAKES, (U, f), rtol=1e-9, atol=1e-12,
                  generic=("Your aggregate is not the mean around the median.",
-                          "for each parameter: the median, the distance of every value to "
-                          "it, the K - f nearest values, their mean."))
+                          "check each step of the exercise's rule, one parameter (column) "
+                          "at a time: the centre, the distances to it, how many values are "
+                          "kept, what is averaged."))
     return correct(
         "Your rule keeps, for every parameter, the K - f values nearest its median and "
         "averages them."
