@@ -39,7 +39,6 @@ class Rule(NamedTuple):
 RULES: list[Rule] = [
     Rule(r"clipping norm\s*\$C\$", "the clipping norm is $S$; $C$ is the client fraction"),
     Rule(r"\$C\$\s*\(clipping", "the clipping norm is $S$; $C$ is the client fraction"),
-    # PENDING ch20: "each update clipped to $C = 1$" (nobody is editing chapter 20 now)
     Rule(r"clip\w*[^.$]{0,40}\$C\s*=", "the clipping norm is $S$; $C$ is the client fraction"),
     Rule(r"(noise )?multiplier\s*\$\\sigma", "the noise multiplier is $\\nu$; $\\sigma(\\cdot)$ is the logistic function"),
     Rule(r"\\sigma\s*=\s*[0-9]", "a noise value is $\\nu = ...$ (noise multiplier) or $s = ...$ (a standard deviation)"),
@@ -48,10 +47,8 @@ RULES: list[Rule] = [
     Rule(r"\$K\$\s+local\s+(steps|updates)", "$K$ is the number of clients; local steps are $u$"),
     Rule(r"\$N\$\s+(clients|hospitals|devices)", "the number of clients is $K$"),
     Rule(r"\$[mn]\$\s+(clients|hospitals)", "the number of clients is $K$ ($n$ counts examples, $m$ is Multi-Krum's)"),
-    # PENDING ch02: $J = \frac1N \sum_i ...$ and "$N$ patients"
     Rule(r"\\frac\{?[12]\}?\{?N(?![A-Za-z^_])|\$N\$\s+(patients|examples|records)|\\frac1\{2N\}",
-         "the number of examples is $n$, never $N$",
-         pending=("02_loss",)),
+         "the number of examples is $n$, never $N$"),
     Rule(r"\$L\$-smooth|\$L\$-Lipschitz", "the smoothness constant is $\\beta$; $L$ is the loss of one example"),
     Rule(r"\$L\$ is the largest eigenvalue|largest eigenvalue\s*\$L\$|eigenvalue \$L\b",
          "the largest Hessian eigenvalue is $\\beta$"),
@@ -60,6 +57,17 @@ RULES: list[Rule] = [
     Rule(r"mean\s+\$\\mu|\$\\mu_k\$|\$\\mu\$,?\s*(and\s*)?\$\\sigma\$", "a mean is $\\bar x$; $\\mu$ is FedProx's coefficient"),
     Rule(r"\\mathcal\s*\{?K\}?_t", "the set of clients sampled in round $t$ is $\\mathcal S_t$"),
     Rule(r"R[ée]nyi[^.]{0,60}order\s*\$\\alpha", "the Rényi order is $\\gamma$; $\\alpha$ is the Dirichlet concentration"),
+    # PENDING ch14: updates u_k, their mean \bar u, matrix U, trimmed count b (page: Delta_k, Phi, n_trim)
+    Rule(r"\\bar u\b|u_j'|U\s*\\in\s*\\mathbb\s*\{?R\}?\^\{K|\bb\s*=\s*\\lfloor\s*\\phi",
+         "a model update is $\\Delta_k$ (stacked: $\\Phi$; trimmed count $n_{\\mathrm{trim}}$); "
+         "$u$ counts local steps, $U$ is the log-rank statistic, $b$ a bias",
+         pending=("14_robust_aggregation",)),
+    # PENDING ch08: validation set V_k (page: calligraphic V_k)
+    Rule(r"\$V_k\$|i \\in V_k", "the validation patients are $\\mathcal V_k$; $V$ is the log-rank variance",
+         pending=("08_overfitting",)),
+    Rule(r"\\operatorname\{Enc\}\([^)]*\)\^\{?\\mathsf\s*a",
+         "the exponent of $\\operatorname{Enc}(\\mathsf m)$ is $\\mathsf e$; $\\mathsf a_i$ are Shamir's coefficients"),
+    Rule(r"\\operatorname\{Tan\}\(x,\s*x'", "Tanimoto similarity is $\\operatorname{Tan}(x_i, x_j)$; $x'$ is the DLG dummy record"),
 ]
 
 
@@ -111,13 +119,17 @@ def test_rules_are_live() -> None:
         9: "$m$ hospitals", 10: "\\frac1N\\sum_i", 11: "$L$-smooth",
         12: "its largest eigenvalue $L$", 13: "below $2/L$", 14: "$L = 1/\\eta$",
         15: "the mean $\\mu$", 16: "\\mathcal K_t", 17: "Rényi divergence of order $\\alpha$",
+        18: "$\\bar u = \\frac1K\\sum_k u_k$", 19: "validation set $V_k$",
+        20: "$\\operatorname{Enc}(\\mathsf m)^{\\mathsf a}$", 21: "$\\operatorname{Tan}(x, x')$",
     }
     assert set(examples) == set(range(len(RULES)))
     for i, rule in enumerate(RULES):
         assert _hits(rule, examples[i]), (rule.pattern, examples[i])
     # and the book's correct forms pass
     good = ("clipping norm $S$, noise multiplier $\\nu$, $\\sigma(z)$, $2/\\beta$, "
-            "$\\bar x$ and $s$, $u$ local steps, $K$ clients, $n$ patients, mol/L")
+            "$\\bar x$ and $s$, $u$ local steps, $K$ clients, $n$ patients, mol/L, $\\bar\\Delta$, "
+            "$\\mathcal V_k$, $\\operatorname{Enc}(\\mathsf m)^{\\mathsf e}$, $\\operatorname{Tan}(x_i, x_j)$, "
+            "$n_{\\mathrm{trim}} = \\lfloor \\phi K \\rfloor$, $u_k = E\\,n_k/B$")
     assert not any(_hits(rule, good) for rule in RULES)
 
 
