@@ -57,14 +57,11 @@ RULES: list[Rule] = [
     Rule(r"mean\s+\$\\mu|\$\\mu_k\$|\$\\mu\$,?\s*(and\s*)?\$\\sigma\$", "a mean is $\\bar x$; $\\mu$ is FedProx's coefficient"),
     Rule(r"\\mathcal\s*\{?K\}?_t", "the set of clients sampled in round $t$ is $\\mathcal S_t$"),
     Rule(r"R[ée]nyi[^.]{0,60}order\s*\$\\alpha", "the Rényi order is $\\gamma$; $\\alpha$ is the Dirichlet concentration"),
-    # PENDING ch14: updates u_k, their mean \bar u, matrix U, trimmed count b (page: Delta_k, Phi, n_trim)
     Rule(r"\\bar u\b|u_j'|U\s*\\in\s*\\mathbb\s*\{?R\}?\^\{K|\bb\s*=\s*\\lfloor\s*\\phi",
          "a model update is $\\Delta_k$ (stacked: $\\Phi$; trimmed count $n_{\\mathrm{trim}}$); "
          "$u$ counts local steps, $U$ is the log-rank statistic, $b$ a bias",
          pending=("14_robust_aggregation",)),
-    # PENDING ch08: validation set V_k (page: calligraphic V_k)
-    Rule(r"\$V_k\$|i \\in V_k", "the validation patients are $\\mathcal V_k$; $V$ is the log-rank variance",
-         pending=("08_overfitting",)),
+    Rule(r"\$V_k\$|i \\in V_k", "the validation patients are $\\mathcal V_k$; $V$ is the log-rank variance"),
     Rule(r"\\operatorname\{Enc\}\([^)]*\)\^\{?\\mathsf\s*a",
          "the exponent of $\\operatorname{Enc}(\\mathsf m)$ is $\\mathsf e$; $\\mathsf a_i$ are Shamir's coefficients"),
     Rule(r"\\operatorname\{Tan\}\(x,\s*x'", "Tanimoto similarity is $\\operatorname{Tan}(x_i, x_j)$; $x'$ is the DLG dummy record"),
