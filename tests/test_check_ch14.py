@@ -79,7 +79,7 @@ def test_trimmed_one_side() -> None:
 
     fb = check_trimmed_mean(one_side)
     assert not fb.passed
-    assert "only one side" in fb.message and "AND the b largest" in fb.message
+    assert "only one side" in fb.message and "AND the n_trim largest" in fb.message
 
 
 def test_trimmed_no_trim() -> None:

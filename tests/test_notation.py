@@ -59,8 +59,7 @@ RULES: list[Rule] = [
     Rule(r"R[ée]nyi[^.]{0,60}order\s*\$\\alpha", "the Rényi order is $\\gamma$; $\\alpha$ is the Dirichlet concentration"),
     Rule(r"\\bar u\b|u_j'|U\s*\\in\s*\\mathbb\s*\{?R\}?\^\{K|\bb\s*=\s*\\lfloor\s*\\phi",
          "a model update is $\\Delta_k$ (stacked: $\\Phi$; trimmed count $n_{\\mathrm{trim}}$); "
-         "$u$ counts local steps, $U$ is the log-rank statistic, $b$ a bias",
-         pending=("14_robust_aggregation",)),
+         "$u$ counts local steps, $U$ is the log-rank statistic, $b$ a bias"),
     Rule(r"\$V_k\$|i \\in V_k", "the validation patients are $\\mathcal V_k$; $V$ is the log-rank variance"),
     Rule(r"\\operatorname\{Enc\}\([^)]*\)\^\{?\\mathsf\s*a",
          "the exponent of $\\operatorname{Enc}(\\mathsf m)$ is $\\mathsf e$; $\\mathsf a_i$ are Shamir's coefficients"),

@@ -125,11 +125,11 @@ _TRIMMED_MISTAKES: tuple[Mistake | Symptom, ...] = (
     *_shape_mistakes("trimmed mean"),
     Mistake(lambda U, k, kc: U.mean(axis=0),
             "Your aggregate equals the plain mean: nothing was trimmed.",
-            "check how many values of each column you drop at EACH end: b, from the "
+            "check how many values of each column you drop at EACH end: n_trim, from the "
             "trimmed fraction phi (your `beta`) and the number K of hospitals."),
     Mistake(lambda U, k, kc: AnyOf(_trim(U, k, len(U)), _trim(U, 0, len(U) - k)),
             "You trimmed only one side: attackers who push the other way survive.",
-            "drop the b smallest AND the b largest values of each parameter."),
+            "drop the n_trim smallest AND the n_trim largest values of each parameter."),
     Mistake(_ceil,
             "You trimmed one value too many at each end.",
             "phi * K is rarely a whole number: check which way the chapter rounds it "
