@@ -15,6 +15,7 @@ library function by its name.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from html.parser import HTMLParser
@@ -131,9 +132,20 @@ def _parse(path: Path) -> _Links:
     return p
 
 
-@pytest.mark.needs_pdf  # the landing pages link the PDF books
+def pdf_books_pending() -> bool:
+    """True while `make test` prints the PDF books beside this test (FEDMED_PDF_LATER=1).
+
+    Links to the PDF books are then checked by :func:`test_pdf_books_are_linked_and_present`
+    once the books exist; every other link is checked here.
+    """
+    return os.environ.get("FEDMED_PDF_LATER") == "1"
+
+
 def test_internal_links_resolve() -> None:
-    """Every relative link of every page points to an existing file and anchor."""
+    """Every relative link of every English page points to an existing file and anchor.
+
+    (The Chinese pages under zh/ have their own test in test_zh_site.py.)
+    """
     bad = []
     cache: dict[Path, _Links] = {}
 
@@ -145,6 +157,8 @@ def test_internal_links_resolve() -> None:
     for page in sorted(HTML.rglob("*.html")):
         if "_static" in page.parts or "_sources" in page.parts:
             continue
+        if page.relative_to(HTML).parts[0] == "zh":
+            continue
         links = parsed(page)
         base = "file://" + str(page)
         for href in links.hrefs:
@@ -155,13 +169,30 @@ def test_internal_links_resolve() -> None:
             if target.is_dir():
                 target = target / "index.html"
             if not target.exists():
-                bad.append(f"{page.relative_to(HTML)} -> {href} (no such file)")
+                if not (target.suffix == ".pdf" and pdf_books_pending()):
+                    bad.append(f"{page.relative_to(HTML)} -> {href} (no such file)")
                 continue
             if frag and target.suffix == ".html":
                 ids = parsed(target).ids
                 if frag not in ids:
                     bad.append(f"{page.relative_to(HTML)} -> {href} (no anchor #{frag})")
     assert bad == [], "broken internal links:\n" + "\n".join(bad[:50])
+
+
+@pytest.mark.needs_pdf  # run by `make test` once the PDF books are printed
+def test_pdf_books_are_linked_and_present() -> None:
+    """The landing page of each language links both PDF books, and the files are there."""
+    for landing in ("intro.html", "zh/intro.html"):
+        page = HTML / landing
+        pdfs = [h for h in _parse(page).hrefs if h.endswith(".pdf")]
+        assert {Path(h).name for h in pdfs} == {"fedmed-en.pdf", "fedmed-zh.pdf"}, (
+            f"{landing} links {pdfs}, not both PDF books"
+        )
+        for href in pdfs:
+            target = Path(unquote(urlparse(urljoin(page.as_uri(), href)).path))
+            assert target.exists() and target.stat().st_size > 1_000_000, (
+                f"{landing} -> {href}: the PDF book is missing or too small"
+            )
 
 
 def test_search_finds_gradient(browser, site_url: str) -> None:
@@ -181,11 +212,14 @@ SEARCH_FIELDS_JS = """() => Array.from(document.querySelectorAll(
                       top: r.top, bottom: r.bottom}; })"""
 
 
-@pytest.mark.parametrize("path", ["index.html", "notebooks/18_survival.html"])
+# intro.html is the landing page (index.html only redirects to it: a redirect that lands
+# after "load" left nothing to look at when the machine was busy).
+@pytest.mark.parametrize("path", ["intro.html", "notebooks/18_survival.html"])
 def test_one_search_field_on_a_desktop(browser, site_url: str, path: str) -> None:
     """At 1280 px there is one search field (not the header's and the sidebar's), in view."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{site_url}/{path}", wait_until="load")
+    page.wait_for_selector("main h1", state="attached", timeout=20000)
     page.wait_for_timeout(300)  # the sidebar scrolls to the current chapter
     fields = page.evaluate(SEARCH_FIELDS_JS)
     assert len(fields) == 1, f"{path}: {len(fields)} visible search fields at 1280 px: {fields}"
