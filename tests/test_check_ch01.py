@@ -100,7 +100,7 @@ def test_weighted_accuracy_right_answers_pass() -> None:
         (lambda acc, n: float(np.sum(acc / n) / np.sum(1 / n)), "grow with its number"),
         (lambda acc, n: 100 * float(np.average(acc, weights=n)), "fraction between 0 and 1"),
         (lambda acc, n: acc * n / np.sum(n), "add them up"),
-        (lambda acc, n: float(np.max(acc)), "total number of test patients"),
+        (lambda acc, n: float(np.max(acc)), "how many correct predictions does each hospital"),
         (lambda acc, n: float(np.max(acc)) + 0.5, "stays in [0, 1]"),
     ],
 )

@@ -38,7 +38,7 @@ def test_correct_answers_pass() -> None:
         (lambda loss, n: float(np.sum(loss)), "weighted by n_k / sum_k n_k"),
         (lambda loss, n: float(np.median(loss)), "n_k-weighted mean"),
         (lambda loss, n: float(np.max(loss)) + 1.0, "outside the range"),
-        (lambda loss, n: float(np.average(loss, weights=np.sqrt(n))), "total loss over all"),
+        (lambda loss, n: float(np.average(loss, weights=np.sqrt(n))), "mean loss over all validation patients pooled"),
         (lambda loss, n: loss[5], "Your function raised IndexError"),
         (lambda loss, n: np.nan, "NaN or Inf"),
     ],

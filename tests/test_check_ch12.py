@@ -165,7 +165,7 @@ def test_double_no_mask_at_all():
 def test_double_no_self_mask():
     fb = check_double_masks(lambda x, k, b, s, n: good(x, k, s, n))
     assert not fb.passed
-    assert "no self mask" in fb.message and "prg_mask(self_seed, x.shape)" in fb.message
+    assert "no self mask" in fb.message and "the hospital's own seed" in fb.message
 
 
 def test_double_self_mask_subtracted():

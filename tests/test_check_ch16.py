@@ -63,7 +63,7 @@ def test_library_reply_passes():
          "store train_loss"),
         (lambda t, n, l: RecordDict({"arrays": ArrayRecord([np.zeros_like(t)]),
                                      "metrics": MetricRecord({"num-examples": n, "train-loss": l})}),
-         "ArrayRecord([theta])"),
+         "the locally trained model itself"),
         (lambda t, n, l: 1 / 0, "train_reply(theta, num_examples, train_loss)"),
     ],
     ids=["plain-dict", "no-arrayrecord", "configrecord", "two-metricrecords", "underscore",

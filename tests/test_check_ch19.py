@@ -40,7 +40,7 @@ def test_correct_answers_pass() -> None:
         (lambda h: 1 - server_auroc(h), "row 1 holds the patients with the disease"),
         (lambda h: server_auroc(h[:1]), "add up all the hospitals' histograms"),
         (lambda h: server_auroc(h) * 10, "divide the count of ordered pairs"),
-        (lambda h: server_auroc(h) - 0.01, "a positive beats the negatives of the bins below"),
+        (lambda h: server_auroc(h) - 0.01, "AUROC from cumulative counts"),
         (lambda h: h[5], "raised IndexError"),
         (lambda h: "high", "not a number"),
         (lambda h: np.array([0.5, 0.6]), "returns 2 numbers, not one"),

@@ -40,7 +40,7 @@ def _sizes(t, qi, dropna=False):
         (lambda t, qi: t.groupby(qi).size().min(), "dropna=True"),
         (lambda t, qi: -1, "a count of records"),
         (lambda t, qi: len(t) + 1, "a count of records"),
-        (lambda t, qi: _sizes(t, qi).min() + 1, "take the smallest group's size"),
+        (lambda t, qi: _sizes(t, qi).min() + 1, "which class decides k"),
         (lambda t, qi: _sizes(t, qi), "return one integer"),
         (lambda t, qi: t["zip"], "raised KeyError"),
     ],

@@ -113,15 +113,9 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# Modules whose hints are rewritten by their chapters' owners' schedule (issue 12): the
-# test is expected to fail on them until then (strict: it fails once they are fixed, so
-# that the mark is removed).
-PENDING: set[str] = {
-    "ch01_why_fl", "ch04_fedsgd", "ch05_fedavg", "ch07_non_iid", "ch08_overfitting",
-    "ch09_limited_resources", "ch19_evaluation", "ch20_encryption",
-    "ch11_gradient_leakage", "ch12_secure_aggregation", "ch13_differential_privacy",
-    "ch15_medical_images", "ch16_flower", "ch17_drug_discovery", "ch18_survival", "ch21_vertical",
-}
+# Modules whose hints still give answers away, marked strict xfail while they are being
+# rewritten (the mark must go once they are fixed). None since issue 12.
+PENDING: set[str] = set()
 
 
 def _modules_pending_marked() -> list[Any]:

@@ -175,8 +175,8 @@ def check_weighted_accuracy(
             generic=(
                 "Your overall accuracy does not match the accuracy on all test patients "
                 "together.",
-                "count each hospital's correct predictions, n_k * acc_k, add them, and divide "
-                "by the total number of test patients.",
+                "compare with the accuracy of all test patients pooled: how many correct "
+                "predictions does each hospital contribute, and out of how many patients?",
             ),
             rtol=1e-9, atol=1e-12,
         )

@@ -94,8 +94,9 @@ _MISTAKES = (
     Mistake(_wrong_axis,
             "Your result has the right shape, but the weights multiply the columns of each "
             "array instead of the clients: numpy broadcast the weights along the wrong axis.",
-            "the weights belong to axis 0 (one per client); reshape them to (K, 1, ..., 1) "
-            "or use np.tensordot(weights, stacked, axes=1)."),
+            "the weights belong to axis 0 (one per client), but numpy aligns a (K,) array "
+            "with the LAST axis: give the weights trailing axes, or use a product that "
+            "sums over the client axis."),
 )
 
 
@@ -149,8 +150,9 @@ def check_weighted_average(fn: Callable[[Results], Sequence[np.ndarray]]) -> Fee
             got, _reference(results), _MISTAKES, (results,), rtol=1e-7, atol=1e-10,
             generic=(
                 f"Your result is not the weighted average on test federation {case_no}.",
-                "for every array i compute sum_k (n_k / n) * params_k[i], with n the total "
-                "number of examples.",
+                "check every array of params against the chapter's weighted average: "
+                "each client's weight (its share of the examples) and the axis you sum "
+                "over (the clients).",
             ),
         )
     return correct(

@@ -113,7 +113,8 @@ def check_client_update(fn: Callable[..., tuple[np.ndarray, int]]) -> Feedback:
                 "return a pair (update, num_examples).",
                 inplace=(
                     "Your function changed the global model theta in place.",
-                    "copy it first (w = theta.copy()) and use w = w - lr * g, not w -= ...",
+                    "an augmented assignment (-=) on theta, or on a name bound to it, "
+                    "writes into the server's array: train on a copy of theta.",
                 ),
             )
             if not isinstance(out, tuple | list) or len(out) != 2:
@@ -136,8 +137,9 @@ def check_client_update(fn: Callable[..., tuple[np.ndarray, int]]) -> Feedback:
                 generic=(
                     f"Your update is not what {epochs} local gradient step(s) give "
                     f"(test case {case_no}).",
-                    "start at w = theta, repeat w = w - lr * grad(w, X, y) local_epochs "
-                    "times, return (w - theta, len(y)).",
+                    "check your local training against the chapter's client update: "
+                    "where it starts, how many gradient steps, where each gradient is "
+                    "taken, and what the client sends back.",
                 ),
             )
     return correct(

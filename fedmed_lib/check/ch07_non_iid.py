@@ -59,7 +59,8 @@ _GRAD_MISTAKES = (
             "points from theta_global towards theta."),
     Mistake(lambda g, prox, mu, n: g + prox,
             "the proximal term is there but does not depend on mu.",
-            "multiply (theta - theta_global) by mu."),
+            "mu sets the strength of the proximal term: check where it goes in the "
+            "term's derivative."),
     Mistake(lambda g, prox, mu, n: g + 0.5 * mu * prox,
             "the proximal term is half as large as it should be.",
             "the 1/2 in mu/2 ||.||^2 cancels against the 2 of the square's derivative."),
@@ -68,7 +69,8 @@ _GRAD_MISTAKES = (
             "the loss is the MEAN cross-entropy: divide the sum over examples by n."),
     Mistake(lambda g, prox, mu, n: AnyOf(-g + mu * prox, -(g + mu * prox)),
             "the loss part of the gradient has the wrong sign.",
-            "the logistic gradient is X^T (sigmoid(X theta) - y) / n."),
+            "check the sign of the loss part against the theorem 'Gradient of the "
+            "cross-entropy' of the gradient-descent chapter."),
 )
 
 
@@ -146,8 +148,9 @@ _LOCAL_MISTAKES = (
             "stays fixed during all local steps."),
     Mistake(lambda *case: _local(case, "none"),
             "this is plain local gradient descent (FedAvg): the proximal term is missing.",
-            "add mu (theta - theta_global) to every local gradient (if you anchored "
-            "it at the current theta, the term is always zero)."),
+            "every local gradient needs the derivative of the proximal term, anchored "
+            "at theta_global (if you anchored it at the current theta, the term is "
+            "always zero)."),
     Mistake(lambda *case: _local(case, "negative"),
             "the proximal term has the wrong sign.",
             "it must pull theta back towards theta_global."),

@@ -91,8 +91,9 @@ def check_federated_validation_loss(fn: FederatedLossFn) -> Feedback:
             generic=(
                 "Your result is a number between the sites' losses, but not the loss over "
                 "all their patients.",
-                "the loss over all patients is the total loss over all of them divided by "
-                "their number; a site's total loss is its mean loss times its count.",
+                "compare with the mean loss over all validation patients pooled (section "
+                "'The federated validation loss'): how much loss does each site hold, and "
+                "over how many patients?",
             ),
         )
     return correct(

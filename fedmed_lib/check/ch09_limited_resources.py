@@ -140,7 +140,7 @@ _TOPK_MISTAKES = (
             "sort by -|x| (or take the end of an ascending argsort)."),
     Mistake(lambda flat, k: _kept(flat, np.argsort(-flat, kind="stable"), k),
             "you kept the largest VALUES: large negative entries were dropped.",
-            "rank entries by their magnitude np.abs(x), not by their value."),
+            "rank entries by their magnitude, not by their signed value."),
     Mistake(lambda flat, k: _kept(flat, _largest(flat), k, np.abs(flat)),
             "the right entries are kept but their sign is lost.",
             "rank by |x| but copy the original values x into the result."),
@@ -172,7 +172,7 @@ def check_topk(fn: TopkFn) -> Feedback:
         for k in (1, 3, x.size // 2):
             out = call(fn, x, k, hint=hint, inplace=(
                 "your function changed its input array in place.",
-                "start from np.zeros_like(x) or x.copy(); the client still needs x "
+                "build the result in a new array; the client still needs x "
                 "(e.g. for error feedback)."))
             got = as_array(out, hint)
             if got.shape != x.shape:
@@ -182,5 +182,6 @@ def check_topk(fn: TopkFn) -> Feedback:
             diagnose(got.ravel(), _kept(flat, _largest(flat), k), _TOPK_MISTAKES, (flat, k),
                      rtol=0.0, atol=0.0,
                      generic=("the kept entries are not the k of largest magnitude.",
-                              "rank entries by np.abs(x) over the whole (flattened) array."))
+                              "rank the entries by magnitude over the whole (flattened) "
+                              "array."))
     return correct("your top-k keeps exactly the k largest-magnitude entries, with their signs.")

@@ -56,8 +56,9 @@ _MISTAKES = (
             "(for example the one with the largest |grad_b[i]|)."),
     Mistake(lambda x, gb: 1.0 / x,
             "you divided the wrong way round.",
-            "dL/dW_ij = rho_i x_j and dL/db_i = rho_i: which one divided by "
-            "which leaves x_j?"),
+            "write the gradients of one output unit i with the chain rule, as in the "
+            "theorem 'The gradient of a dense layer contains its input': which quotient "
+            "of the two leaves only the input?"),
     Mistake(lambda x, gb: -x,
             "every entry has the wrong sign.",
             "divide by grad_b[i] itself, not by its absolute value or its negative."),
@@ -66,7 +67,8 @@ _MISTAKES = (
             "the weight row and the bias entry must come from the same output unit i."),
     Symptom(lambda out, x, gb: _scaled(out, x),
             "your record is proportional to the right one, but scaled.",
-            "a row grad_W[i] is grad_b[i] times x: divide that row by grad_b[i]."),
+            "compare a row of grad_W with the input in the chapter's theorem: which "
+            "factor is left over, and did you remove it?"),
 )
 
 
@@ -90,13 +92,15 @@ def check_recover_input(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> F
     for gW, gb, x, name in _cases():
         out = call(fn, gW, gb, hint="", explain=functools.partial(_error, name=name), stub=(
             "Your function is not written yet (it raises NotImplementedError).",
-            "replace the raise by the formula of the theorem: one row divided by one entry."))
+            "replace the raise by your code: the chapter's theorem says what a row of "
+            "grad_W and an entry of grad_b hold."))
         got = as_array(out, "return the record, one entry per input.")
         with np.errstate(divide="ignore", invalid="ignore"):
             diagnose(got.reshape(-1) if got.ndim > 1 else got, x, _MISTAKES, (x, gb),
                      prefix=f"On {name} ", rtol=1e-9, atol=1e-12,
                      generic=("your record is not the input of the layer.",
-                              "every row of grad_W is grad_b[i] times the same vector x."))
+                              "reread the chapter's theorem: what does a row of grad_W "
+                              "hold, and what does the matching entry of grad_b hold?"))
     return correct(
         "You recover the record exactly, including when a unit carries no gradient."
     )

@@ -152,20 +152,20 @@ def _variants(x: np.ndarray, k: int, self_seed: int, seeds: dict[tuple[int, int]
 _DOUBLE_HOSPITAL_MISTAKES = (
     Mistake(lambda x, k, b, seeds, n: x,
             lambda got, x, k, *_: f"hospital {k} sends its update unmasked.",
-            "add the self mask prg_mask(self_seed, x.shape) and one pairwise mask per "
-            "other hospital."),
+            "double masking hides the update twice: a self mask from the hospital's own "
+            "seed, and the pairwise masks of the chapter."),
     Mistake(lambda x, k, b, seeds, n: _variants(x, k, b, seeds, n, self_sign=0, pairs=True),
             lambda got, x, k, *_: f"hospital {k}'s update carries the pairwise masks but no "
             "self mask: if the server claims that it dropped out, the survivors give it "
             "the shares of its Diffie-Hellman secret, it removes the pairwise masks and "
             "reads the update.",
-            "double masking adds a second mask from the hospital's own seed: "
-            "prg_mask(self_seed, x.shape)."),
+            "double masking adds a second mask, drawn from the hospital's own seed "
+            "self_seed, of the shape of x."),
     Mistake(lambda x, k, b, seeds, n: _variants(x, k, b, seeds, n, self_sign=-1, pairs=True),
             lambda got, x, k, *_: f"hospital {k} subtracts its self mask; the server "
             "subtracts it too once it has rebuilt the seed, so the sum is off by twice "
             "the self mask.",
-            "the hospital ADDS prg_mask(self_seed, x.shape); the server removes it."),
+            "check the sign of the self mask: the server removes it by subtracting."),
     Mistake(lambda x, k, b, seeds, n: _variants(x, k, b, seeds, n, self_sign=1, pairs=False),
             lambda got, x, k, *_: f"hospital {k}'s update carries only the self mask: the "
             "server rebuilds the self seed of every hospital that sent, so it reads "
@@ -209,8 +209,8 @@ def check_double_masks(fn: DoubleMaskFn) -> Feedback:
             out = call(fn, xs[k], k, self_seeds[k], seeds, num_hospitals, hint="",
                        explain=functools.partial(_error, name=name), stub=(
                 "Your function is not written yet (it raises NotImplementedError).",
-                "start from y = x + prg_mask(self_seed, x.shape), then add or subtract one "
-                "prg_mask per other hospital."))
+                "two kinds of masks go on x: one from the hospital's own seed, and one "
+                "per other hospital from the seed of that pair."))
             a = np.asarray(out)
             spot(a, _OUTPUT_MISTAKES, (xs[k], k), prefix=f"With {name} ")
             spot(a, _DOUBLE_HOSPITAL_MISTAKES, (xs[k], k, self_seeds[k], seeds, num_hospitals),

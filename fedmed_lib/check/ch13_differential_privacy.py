@@ -31,7 +31,7 @@ def _flat(arrays: Sequence[np.ndarray]) -> np.ndarray:
 
 def _clipped(fn: ClipFn, update: list[np.ndarray], c: float, what: str) -> np.ndarray:
     """Run the learner's clip on ``update`` and return its answer flattened."""
-    hint = "return new arrays, e.g. [u * scale for u in update], and never modify the input."
+    hint = "return a new list with one new array per input array, and never modify the input."
     if what == "Zero update":
         hint = "guard against dividing by a zero norm."
     out = call(fn, update, c, hint=hint, where=f" ({what.lower()})", inplace=(
@@ -56,15 +56,16 @@ _SMALL_MISTAKES = (
     Symptom(lambda got, u, c: np.isclose(np.linalg.norm(got), c) and _cos(got, u) > 1 - 1e-9,
             "An update whose norm is already below S came back with norm exactly S: "
             "you scaled a small update UP.",
-            "the scale factor is min(1, S / norm); clipping only ever shrinks."),
+            "clipping only ever shrinks: an update already inside the ball of radius S "
+            "comes back unchanged."),
 )
 
 _LARGE_MISTAKES = (
     Mistake(lambda u, c: np.clip(u, -c, c),
             "Each coordinate was clipped to [-S, S]: that changes the direction of the "
             "update and its norm can still exceed S.",
-            "compute ONE norm of the whole update, then multiply every entry by the same "
-            "factor min(1, S / norm)."),
+            "clipping rescales the whole update: ONE norm of all entries and ONE factor "
+            "for all entries, so that the direction is kept."),
     Symptom(lambda got, u, c: _cos(got, u) < 1 - 1e-9,
             "The clipped update points in a different direction from the original.",
             "clipping multiplies the whole update by one positive number."),
@@ -75,7 +76,7 @@ _LARGE_MISTAKES = (
                 np.linalg.norm(u) / np.abs(u).sum(), 1 / np.linalg.norm(u), 1 / np.abs(u).max())),
             "The direction is right but the clipped norm is below S: you divided by a "
             "different norm (L1, squared L2 or max).",
-            "the norm is np.sqrt(sum of squares), not the sum of absolute values, "
+            "the norm is the Euclidean (L2) one, not the sum of absolute values, "
             "the sum of squares itself, or the largest entry."),
 )
 
@@ -117,7 +118,8 @@ def check_clip(fn: ClipFn) -> Feedback:
             "compute one global norm, then multiply every array by the same factor.")),
         ("Zero update", [np.zeros(3)], 1.0, (), (
             "The zero update did not come back as zeros (division by a zero norm?).",
-            "min(1, S / norm) is 1 when the norm is 0; treat that case separately.")),
+            "an update of norm 0 is inside the ball and comes back unchanged: do not "
+            "divide by its norm.")),
     ):
         u = _flat(update)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -166,14 +168,15 @@ _PER_LAYER_MISTAKES = (
                 update, norms, strict=True)]),
             "A layer whose norm was already below its S_j came back with norm exactly S_j: "
             "you scaled a small layer UP.",
-            "the factor of layer j is min(1, S_j / norm of layer j); clipping only shrinks."),
+            "clipping only shrinks: a layer already inside its ball of radius S_j comes "
+            "back unchanged."),
     Mistake(lambda update, norms: AnyOf(
                 _per_layer(update, [norms[0]] * len(norms)),
                 _per_layer(update, [norms[-1]] * len(norms)),
                 _per_layer(update, list(norms)[::-1])),
             "Every layer was clipped, but not to its own norm: the clipping norms went to "
             "the wrong layers (one norm for all, or another order).",
-            "pair layer j with clipping_norms[j], e.g. zip(update, clipping_norms)."),
+            "pair layer j with clipping_norms[j], in the order of the layers."),
     Mistake(lambda update, norms: AnyOf(
                 _per_layer(update, norms, lambda a: float(np.abs(a).sum())),
                 _per_layer(update, norms, lambda a: float(np.sum(np.square(a)))),
@@ -207,8 +210,8 @@ def check_clip_per_layer(fn: LayerClipFn) -> Feedback:
         ("Update with a large, a small and a large layer", mixed, [1.0, 2.0, 4.0]),
         ("Update with a zero layer", zero, [0.65, 0.5, 1.0]),
     ):
-        hint = ("return a new list with one array per layer, "
-                "e.g. [u * factor_j for each layer], and never modify the input.")
+        hint = ("return a new list with one new array per layer, and never modify "
+                "the input.")
         out = call(fn, update, list(norms), hint=hint, where=f" ({what.lower()})", inplace=(
             f"{what}: your function changed the update it was given (in place).", hint),
             stub=("Your function is not written yet (it raises NotImplementedError).",

@@ -111,8 +111,9 @@ def check_keras_fedavg(fn: FedAvgFn) -> Feedback:
         diagnose(list(out) if isinstance(out, list | tuple) else out, expected, _MISTAKES,
                  (weights, sizes), rtol=1e-5, atol=1e-6,
                  generic=(f"Your average differs from FedAvg's (test case {case_no}).",
-                          "for each layer array i: sum over hospitals k of (n_k / n) * "
-                          "client_weights[k][i]."))
+                          "check every layer array against FedAvg's weighted average: "
+                          "each hospital's weight (its share of the examples) and what is "
+                          "summed (the hospitals' versions of the same layer)."))
     return correct(
         "Your FedAvg averages every layer array over the hospitals with weights n_k / n."
     )

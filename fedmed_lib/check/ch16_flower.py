@@ -57,8 +57,8 @@ _MISTAKES = (
     Symptom(lambda content, theta, n, loss: len(_arrays(content)) != 1,
             lambda content, *_: f"The reply holds {len(_arrays(content))} ArrayRecords; "
             "FedAvg needs exactly one.",
-            "put the model in a single ArrayRecord, e.g. ArrayRecord([theta]); a plain "
-            "list or array is not an ArrayRecord."),
+            "put the model in a single ArrayRecord (section 'The same step as a Flower "
+            "ClientApp'); a plain list or array is not an ArrayRecord."),
     Symptom(lambda content, theta, n, loss: not _metrics(content),
             lambda content, *_: "The reply has no MetricRecord"
             + (" (it is in a ConfigRecord)." if _count_in_config(content) else "."),
@@ -98,7 +98,8 @@ _MISTAKES = (
                 next(iter(_arrays(content).values())).to_numpy_ndarrays(), [theta],
                 rtol=1e-5, atol=1e-8),
             "The ArrayRecord does not hold the model you were given.",
-            "send the locally trained model itself: ArrayRecord([theta])."),
+            "the ArrayRecord must hold the locally trained model itself, the theta your "
+            "function receives, not another array."),
 )
 
 
@@ -136,8 +137,8 @@ def check_train_reply(fn: ReplyFn) -> Feedback:
         if not isinstance(content, RecordDict):
             raise Wrong(
                 f"Your function returned a {type(content).__name__}, not a RecordDict.",
-                "wrap the records: RecordDict({'arrays': ArrayRecord(...), "
-                "'metrics': MetricRecord(...)}).",
+                "wrap the records in a RecordDict, under names, as in section 'The same "
+                "step as a Flower ClientApp'.",
             )
         spot(content, _MISTAKES, (theta, n, loss))
         replies.append(content)

@@ -52,7 +52,8 @@ _MISTAKES: dict[str, Mistake] = {
     "dice": Mistake(
         lambda A, B: _safe(2 * _counts(A, B)[0], _counts(A, B)[1] + _counts(A, B)[2]),
         "Your similarity is the Dice coefficient 2|x_i AND x_j| / (|x_i| + |x_j|).",
-        "Tanimoto divides by the size of the union, |x_i| + |x_j| - |x_i AND x_j|."),
+        "Tanimoto divides by the size of the union of the two bit sets; the Dice "
+        "denominator counts the shared bits twice."),
     "cosine": Mistake(
         lambda A, B: _safe(_counts(A, B)[0], np.sqrt(_counts(A, B)[1] * _counts(A, B)[2])),
         "Your similarity is the cosine |x_i AND x_j| / sqrt(|x_i| |x_j|).",
@@ -60,7 +61,8 @@ _MISTAKES: dict[str, Mistake] = {
     "union_twice": Mistake(
         lambda A, B: _safe(_counts(A, B)[0], _counts(A, B)[1] + _counts(A, B)[2]),
         "You divide by |x_i| + |x_j|, which counts the shared bits twice.",
-        "the union is |x_i| + |x_j| - |x_i AND x_j|."),
+        "a bit set in both vectors belongs to the union once: correct your denominator "
+        "for it."),
     "distance": Mistake(
         lambda A, B: 1.0 - _tanimoto(A, B),
         "Your values are 1 minus the similarity: the Tanimoto *distance*.",
@@ -68,7 +70,7 @@ _MISTAKES: dict[str, Mistake] = {
     "overlap": Mistake(
         lambda A, B: _safe(_counts(A, B)[0], np.minimum(_counts(A, B)[1], _counts(A, B)[2])),
         "You divide by the smaller of |x_i| and |x_j| (the overlap coefficient).",
-        "divide by the union |x_i| + |x_j| - |x_i AND x_j|."),
+        "Tanimoto divides by the size of the union of the two bit sets."),
     "fraction_of_bits": Mistake(
         lambda A, B: _counts(A, B)[0] / A.shape[1],
         "You divide the shared bits by the length of the fingerprint.",
@@ -76,7 +78,8 @@ _MISTAKES: dict[str, Mistake] = {
     "max_union": Mistake(
         lambda A, B: _safe(_counts(A, B)[0], np.maximum(_counts(A, B)[1], _counts(A, B)[2])),
         "You divide by the larger of |x_i| and |x_j|.",
-        "the union is |x_i| + |x_j| - |x_i AND x_j|, at least as large as either."),
+        "the union of the two bit sets is at least as large as either set: it also "
+        "holds the bits set only in the smaller one."),
 }
 
 _HAND_A = np.array(
@@ -142,7 +145,7 @@ def check_tanimoto(fn: TanimotoFn) -> Feedback:
         if out.shape != expected.shape:
             raise Wrong(
                 f"Your result has shape {out.shape}, not (len(A), len(B)).",
-                "compare every row of A with every row of B, e.g. with the matrix product A @ B.T.",
+                "compare every row of A with every row of B: one entry per pair (A[i], B[j]).",
             )
         empty = (A.sum(axis=1)[:, None] == 0) & (B.sum(axis=1)[None, :] == 0)
         if not np.isfinite(out).all():

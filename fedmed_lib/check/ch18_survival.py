@@ -100,17 +100,19 @@ _SERVER_MISTAKES: dict[str, Mistake] = {
         lambda c: np.exp(-np.cumsum(_ratio(c))),
         "Your curve is exp(-cumulative hazard) (the Nelson-Aalen / Breslow estimate), "
         "close to but not the Kaplan-Meier curve.",
-        "multiply the factors (1 - F_j / R_j) instead."),
+        "the Kaplan-Meier curve is a product of survival factors over the death times, "
+        "not the exponential of a sum of hazards."),
     "one_minus_cumsum": Mistake(
         lambda c: 1.0 - np.cumsum(_ratio(c)),
         "Your curve subtracts the hazards F_j / R_j from 1 instead of multiplying survival "
         "factors.",
-        "S(tau_(j)) = S(tau_(j-1)) * (1 - F_j / R_j)."),
+        "survival accumulates by multiplication: check how your curve goes from one "
+        "death time to the next (the chapter's Kaplan-Meier estimator)."),
     "not_cumulative": Mistake(
         lambda c: 1.0 - _ratio(c),
         "Your curve gives, at each time, the probability of surviving that time only.",
-        "survival to time tau is the product of the factors (1 - F_j / R_j) of all death "
-        "times tau_(j) <= tau."),
+        "survival to time tau needs every death time up to tau, not only the last one: "
+        "accumulate the factors."),
 }
 
 
@@ -154,7 +156,8 @@ def check_federated_km(site_counts: SiteCountsFn, server_km: ServerKmFn) -> Feed
             diagnose(tuple(out), ref, tuple(_COUNT_MISTAKES.values()), (t, e, grid),
                      rtol=1e-9, atol=1e-12,
                      generic=(f"Your site_counts gives wrong {which} on a small hospital.",
-                              "at risk at s: time >= s; events at s: time == s and event == 1."))
+                              "check the chapter's definitions at a grid time s: who is "
+                              "still followed just before s, and who dies at s."))
         surv = call(server_km, reference, hint=hint, where=" (server_km)")
         a_tot = np.sum([a for a, _ in reference], axis=0)
         e_tot = np.sum([d for _, d in reference], axis=0)
@@ -162,8 +165,8 @@ def check_federated_km(site_counts: SiteCountsFn, server_km: ServerKmFn) -> Feed
                  rtol=1e-9, atol=1e-12,
                  generic=("Your server_km does not give the Kaplan-Meier curve of all the "
                           "patients.",
-                          "sum R_kj and F_kj over hospitals k, then take the running product "
-                          "of (1 - F_j / R_j)."))
+                          "check both steps of the server: the hospitals' counts added "
+                          "up at each grid time, then one Kaplan-Meier curve from them."))
     return correct(
         "Your hospitals send only counts per grid time, and your server's curve equals the "
         "Kaplan-Meier curve of the pooled patients on every test federation."

@@ -112,8 +112,9 @@ def check_histogram_auroc(server_auroc: ServerAurocFn) -> Feedback:
                         hint)
         diagnose(got, _reference(hists), _MISTAKES, (hists,), rtol=1e-9, atol=1e-12,
                  generic=("Your AUROC of the federation is wrong on a small test federation.",
-                          "sum the counts over hospitals; for each bin, a positive beats the "
-                          "negatives of the bins below it and ties with those of its own bin."))
+                          "check both steps against the theorem 'AUROC from cumulative "
+                          "counts': how the hospitals' histograms are combined, and how each "
+                          "positive is compared with the negatives below it and in its bin."))
     return correct(
         "Your server needs only the hospitals' counts per bin, and its AUROC equals the "
         "Mann-Whitney AUROC of the pooled patients (ties one half) on every test federation."

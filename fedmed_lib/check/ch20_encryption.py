@@ -104,8 +104,9 @@ def check_k_anonymity(k_anonymity: KAnonymityFn) -> Feedback:
         expected = int(_sizes(case, _QI).min())
         diagnose(got, expected, _MISTAKES, (case, list(_QI)), rtol=0.0, atol=1e-9,
                  generic=("Your k is not the size of the smallest equivalence class.",
-                          "group the records by the quasi-identifiers and take the smallest "
-                          "group's size."))
+                          "check the definition of k in section 'De-identification, and "
+                          "why it is not enough': which records form a class, and which class "
+                          "decides k."))
     return correct(
         "Your k is the size of the smallest equivalence class on every test table, "
         "missing values included."

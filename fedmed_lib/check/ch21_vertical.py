@@ -60,7 +60,8 @@ _MISTAKES = (
     Mistake(lambda X_A, X_B, y, a, b, lr: _step(X_A, X_B, -_residual(X_A, X_B, y, a, b),
                                                 -_residual(X_A, X_B, y, a, b), a, b, lr, len(y)),
             "Your step goes uphill: the residuals have the wrong sign.",
-            "the residual is the predicted probability minus the label, sigmoid(z) - y."),
+            "check the sign of the residuals against the theorem 'The gradient splits by "
+            "parties': which is subtracted from which?"),
     Mistake(lambda X_A, X_B, y, a, b, lr: _step(X_A, X_B, _sig(X_A @ a) - y, _sig(X_B @ b) - y,
                                                 a, b, lr, len(y)),
             "Each party uses only its own partial predictor in its residuals.",
@@ -69,21 +70,25 @@ _MISTAKES = (
     Mistake(lambda X_A, X_B, y, a, b, lr: _step(X_A, X_B, _sig(X_A @ a) - y, _sig(X_A @ a) - y,
                                                 a, b, lr, len(y)),
             "The hospital's residuals ignore the laboratory's partial predictor.",
-            "z must add the laboratory's X_B theta_B to the hospital's X_A theta_A."),
+            "the hospital's linear predictor must include the partial predictor that the "
+            "laboratory sends."),
     Mistake(lambda X_A, X_B, y, a, b, lr: _step(X_A, X_B, X_A @ a + X_B @ b - y,
                                                 X_A @ a + X_B @ b - y, a, b, lr, len(y)),
             "Your residuals are those of linear regression (no sigmoid).",
-            "logistic regression compares the probability sigmoid(z) with the label."),
+            "logistic regression compares a probability with the label: the linear "
+            "predictor is not a probability yet."),
     Mistake(lambda X_A, X_B, y, a, b, lr: _step(X_A, X_B, _residual(X_A, X_B, y, a, b),
                                                 _residual(X_A, X_B, y, a, b), a, b, lr, 1.0),
             "Your step sums the gradient over patients instead of averaging it.",
-            "the loss is a mean over the n aligned patients: divide X_k^T r by n."),
+            "the loss is a mean over the n aligned patients: check the constant in front "
+            "of each party's gradient."),
     Mistake(lambda X_A, X_B, y, a, b, lr: (_reference(X_A, X_B, y, a, b, lr)[0], b),
             "Only the hospital updates its coefficients; the laboratory's stay where they were.",
             "send the residuals to the laboratory so that it can take its own step."),
     Mistake(lambda X_A, X_B, y, a, b, lr: (a, _reference(X_A, X_B, y, a, b, lr)[1]),
             "Only the laboratory updates its coefficients; the hospital's stay where they were.",
-            "the hospital takes a step with X_A^T r / n as well."),
+            "the hospital takes its own gradient step in the same round, with the same "
+            "residuals."),
 )
 
 
@@ -114,8 +119,9 @@ def check_vertical_round(round_fn: RoundFn) -> Feedback:
         got = (np.asarray(out[0], dtype=float), np.asarray(out[1], dtype=float))
         diagnose(got, _reference(*case), _MISTAKES, case, rtol=1e-9, atol=1e-12,
                  generic=("Your round does not give the gradient step on the joined data.",
-                          "z = X_A theta_A + X_B theta_B, r = sigmoid(z) - y, and each party "
-                          "steps with its own X_k^T r / n."))
+                          "check each message and step against the theorem 'The "
+                          "gradient splits by parties': the joined linear predictor, the "
+                          "residuals, each party's gradient on its own columns."))
     return correct(
         "Your round sends one partial predictor and one residual vector, and both parties' "
         "steps equal a gradient step on the joined data."
