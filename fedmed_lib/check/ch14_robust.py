@@ -146,11 +146,11 @@ _TRIMMED_MISTAKES: tuple[Mistake | Symptom, ...] = (
 def check_trimmed_mean(fn: TrimmedMeanFn) -> Feedback:
     """Check a learner's coordinate-wise trimmed mean ``fn(updates, beta) -> aggregate``.
 
-    For each parameter, drop the ``b = floor(phi K)`` largest and ``b`` smallest
+    For each parameter, drop the ``n_trim = floor(phi K)`` largest and ``n_trim`` smallest
     of the ``K`` hospitals' values and average the rest (the chapter's trimmed fraction
     ``phi`` is the argument ``beta``). Detects: trimming only one
     side, no trimming (the mean), trimming whole hospitals instead of values per
-    parameter, the wrong axis, and rounding ``b`` up. Introduced in :ref:`ch-robust`.
+    parameter, the wrong axis, and rounding ``n_trim`` up. Introduced in :ref:`ch-robust`.
 
     Raises
     ------
