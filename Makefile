@@ -16,7 +16,7 @@ export MPLBACKEND := module://matplotlib_inline.backend_inline
 # CI and offline machines read the data from here (../shared/data beside the clone).
 export FEDMED_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: book test lab install mathjax browser execute build build-strict build-zh build-zh-strict pdf pdf-test portable-and-books serve bench lint unit nbval nbval-portable browser-test clean
+.PHONY: book test lab install mathjax browser execute build build-strict build-zh build-zh-strict pdf pdf-books pdf-test portable-and-books serve bench lint unit nbval nbval-portable browser-test clean
 
 book: install mathjax execute build pdf serve
 
@@ -24,25 +24,27 @@ test: install mathjax browser lint unit nbval portable-and-books
 
 # make test's time budget (25 min on 2 cores). The first execution of the notebooks,
 # whose times make the timing table, runs alone. Then three lines of work share the two
-# cores: the second, other-machine execution (nbval-portable) runs beside the strict
-# builds of both sites; once the sites are built, the PDF books are printed and checked
-# beside the browser test of the sites (whose link checks leave the links to the PDF
-# books for later: FEDMED_PDF_LATER=1); last, the test that the PDF books are linked and
-# present (marked needs_pdf). Every part must pass.
+# cores: the second, other-machine execution (nbval-portable); the PDF books, printed
+# and checked from their own staged copies (pdf-books); and the strict builds of both
+# sites followed by the browser test (whose link checks leave the links to the PDF
+# books for later: FEDMED_PDF_LATER=1). Last, the PDF books are copied beside the site
+# and the test that both landing pages link them runs (marked needs_pdf). Every part
+# must pass.
 portable-and-books: install mathjax browser
 	@mkdir -p _build
 	@$(MAKE) --no-print-directory nbval-portable > _build/nbval-portable.log 2>&1 & portable=$$!; \
+	  $(MAKE) --no-print-directory pdf-books pdf-test > _build/pdf.log 2>&1 & pdfs=$$!; \
 	  status=0; $(MAKE) --no-print-directory build-strict || status=1; \
 	  if [ $$status = 0 ]; then \
-	    $(MAKE) --no-print-directory pdf pdf-test > _build/pdf.log 2>&1 & pdfs=$$!; \
 	    FEDMED_PDF_LATER=1 $(MAKE) --no-print-directory browser-test BROWSER_TESTS='-m "not needs_pdf"' || status=1; \
-	    pdf=0; wait $$pdfs || pdf=1; \
-	    echo "--- make pdf pdf-test (run beside the browser test; log _build/pdf.log):"; \
-	    tail -n 20 _build/pdf.log; \
-	    if [ $$pdf = 0 ]; then \
-	      $(MAKE) --no-print-directory browser-test BROWSER_TESTS='-m needs_pdf' || status=1; \
-	    else status=1; fi; \
 	  fi; \
+	  pdf=0; wait $$pdfs || pdf=1; \
+	  echo "--- make pdf-books pdf-test (run beside the builds; log _build/pdf.log):"; \
+	  tail -n 20 _build/pdf.log; \
+	  if [ $$pdf = 0 -a $$status = 0 ]; then \
+	    cp _build/pdf/fedmed-en.pdf _build/pdf/fedmed-zh.pdf $(HTML)/; \
+	    $(MAKE) --no-print-directory browser-test BROWSER_TESTS='-m needs_pdf' || status=1; \
+	  else status=1; fi; \
 	  port=0; wait $$portable || port=1; \
 	  echo "--- make nbval-portable (run beside the builds; log _build/nbval-portable.log):"; \
 	  tail -n 25 _build/nbval-portable.log; \
@@ -109,9 +111,14 @@ build-zh-strict: install mathjax
 # The PDF books (tools/build_pdf.py): the single-page build printed by Debian's Chromium,
 # in English and in Chinese, copied beside the site's index.html (fedmed-en.pdf,
 # fedmed-zh.pdf). Needs the executed notebooks and the staged Chinese book (build-zh).
-pdf: install mathjax browser
-	$(BIN)/python tools/stage_zh.py
-	$(BIN)/python tools/build_pdf.py --lang en --lang zh --copy-to $(HTML)
+pdf: pdf-books
+	mkdir -p $(HTML) && cp _build/pdf/fedmed-en.pdf _build/pdf/fedmed-zh.pdf $(HTML)/
+
+# The two PDF books alone, from their own staged sources (_build/pdf_src, _build/pdf_src_zh),
+# so that they can be printed while the sites are built.
+pdf-books: install mathjax browser
+	$(BIN)/python tools/stage_zh.py --out _build/pdf_src_zh
+	$(BIN)/python tools/build_pdf.py --lang en --lang zh --src _build/pdf_src_zh
 
 pdf-test: install
 	$(BIN)/pytest tests/test_pdf.py -q

@@ -247,8 +247,11 @@ def drop_from_toc(toc: dict, docnames: set[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    global SRC
+    args = list(sys.argv[1:] if argv is None else argv)
     partial = "--partial" in args
+    if "--out" in args:  # stage elsewhere (the PDF build stages beside the site's build)
+        SRC = Path(args[args.index("--out") + 1]).resolve()
     if SRC.exists():
         shutil.rmtree(SRC)
     shutil.copytree(BOOK, SRC, ignore=shutil.ignore_patterns("zh"))
