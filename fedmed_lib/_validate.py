@@ -275,6 +275,47 @@ def check_labels(
         check_class_labels(y, num_classes, client=client)
 
 
+def check_patient_columns(
+    first: object,
+    second: object,
+    *,
+    who: str,
+    names: tuple[str, str],
+    zero_one: int,
+    rule: str,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Check two per-patient columns of one client; return them as float64 arrays.
+
+    Both must be finite real 1-D arrays of one length with at least one patient, and
+    column ``zero_one`` (0 or 1) may hold only 0 and 1 (booleans are accepted there).
+    Shared by :func:`check_scores` (labels and scores, :ref:`ch-evaluation`) and
+    :func:`fedmed_lib.survival.check_survival_data` (times and events, :ref:`ch-survival`).
+
+    Raises
+    ------
+    ValueError
+        Naming ``who``: no patients, columns of different lengths, NaN or Inf, or a
+        value other than 0 and 1 in the 0/1 column (``rule`` says what it must be).
+    InputTypeError
+        If a column is not numeric (a string, ``None``, ...).
+    """
+    columns = [first, second]
+    flag = columns[zero_one]
+    if isinstance(flag, np.ndarray) and flag.dtype == np.bool_:
+        columns[zero_one] = flag.astype(np.float64)
+    a = check_real_array(columns[0], name=f"{who}: {names[0]}", ndim=1)
+    b = check_real_array(columns[1], name=f"{who}: {names[1]}", ndim=1)
+    if a.size == 0:
+        raise ValueError(f"{who}: no patients (empty {names[0]})")
+    if a.shape != b.shape:
+        raise ValueError(f"{who}: {names[0]} has {a.size} entries but {names[1]} has {b.size}")
+    values = (a, b)[zero_one]
+    bad = ~np.isin(values, (0.0, 1.0))
+    if bad.any():
+        raise ValueError(f"{who}: {rule}, got {np.unique(values[bad])[:5]}")
+    return a, b
+
+
 def check_scores(
     y: object, scores: object, *, client: int | str = 0, probabilities: bool = False
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -292,17 +333,10 @@ def check_scores(
         If ``y`` or ``scores`` is not numeric (a string, ``None``, ...).
     """
     who = client_label(client)
-    if isinstance(y, np.ndarray) and y.dtype == np.bool_:
-        y = y.astype(np.float64)
-    yy = check_real_array(y, name=f"{who}: y", ndim=1)
-    ss = check_real_array(scores, name=f"{who}: scores", ndim=1)
-    if yy.size == 0:
-        raise ValueError(f"{who}: no patients (empty y)")
-    if yy.shape != ss.shape:
-        raise ValueError(f"{who}: y has {yy.size} entries but scores has {ss.size}")
-    bad = ~np.isin(yy, (0.0, 1.0))
-    if bad.any():
-        raise ValueError(f"{who}: labels must be 0 or 1 (1 = disease), got {np.unique(yy[bad])}")
+    yy, ss = check_patient_columns(
+        y, scores, who=who, names=("y", "scores"), zero_one=0,
+        rule="labels must be 0 or 1 (1 = disease)",
+    )
     if probabilities and ((ss < 0).any() or (ss > 1).any()):
         raise ValueError(f"{who}: scores must be probabilities in [0, 1] for calibration")
     return yy, ss

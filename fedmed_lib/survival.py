@@ -33,7 +33,12 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import chi2
 
-from fedmed_lib._validate import InputTypeError, check_real_array, client_label
+from fedmed_lib._validate import (
+    InputTypeError,
+    check_patient_columns,
+    check_real_array,
+    client_label,
+)
 
 Array = NDArray[np.float64]
 
@@ -56,21 +61,12 @@ def check_survival_data(
         event is not 0 or 1, or ``X`` is not a finite 2-D array with one row per patient.
     """
     who = _who(client)
-    if isinstance(event, np.ndarray) and event.dtype == np.bool_:
-        event = event.astype(np.float64)
-    t = check_real_array(time, name=f"{who}: time", ndim=1)
-    e = check_real_array(event, name=f"{who}: event", ndim=1)
-    if t.size == 0:
-        raise ValueError(f"{who}: no patients (empty time array)")
-    if e.shape != t.shape:
-        raise ValueError(f"{who}: time has {t.size} entries but event has {e.size}")
+    t, e = check_patient_columns(
+        time, event, who=who, names=("time", "event"), zero_one=1,
+        rule="event must be 1 (event observed) or 0 (censored)",
+    )
     if (t < 0).any():
         raise ValueError(f"{who}: negative times {np.unique(t[t < 0])[:5]}")
-    bad = ~np.isin(e, (0.0, 1.0))
-    if bad.any():
-        raise ValueError(
-            f"{who}: event must be 1 (event observed) or 0 (censored), got {np.unique(e[bad])[:5]}"
-        )
     if X is None:
         return t, e, None
     x = check_real_array(X, name=f"{who}: X", ndim=2)
