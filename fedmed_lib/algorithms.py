@@ -352,6 +352,48 @@ def server_step(
 
 
 
+def _open_client_round(
+    cid: object,
+    params: object,
+    server_round: object,
+    rng: object,
+    *,
+    data: Sequence[tuple[np.ndarray, np.ndarray]],
+    model: Model,
+    expected: str,
+    num_arrays: int = 1,
+) -> tuple[int, str, np.random.Generator, Params, np.ndarray, np.ndarray, np.ndarray]:
+    """Start a numpy client's round: check the call, the arrays received and the labels.
+
+    Shared by :func:`numpy_client_fn` and :func:`fedmed_lib.scaffold.scaffold_client_fn`.
+    ``params[0]`` is the global ``theta`` (checked against the client's ``X``); a client
+    that expects ``num_arrays`` arrays says so with ``expected`` when it gets another
+    number. Introduced in :ref:`ch-fedavg`.
+
+    Returns
+    -------
+    tuple
+        ``(k, who, gen, received, X, y, theta)``: the client's index, its name for
+        messages, its generator, the arrays received, its data and the checked theta.
+
+    Raises
+    ------
+    ValueError
+        Naming the client: unknown client id, the wrong number of arrays, a theta that
+        does not fit ``X`` or is not finite, labels that do not suit the model.
+    """
+    k, who, gen, received = check_client_call(
+        cid, params, server_round, rng, num_clients=len(data)
+    )
+    if len(received) != num_arrays:
+        raise ValueError(f"{who}: {expected}, got {len(received)} arrays")
+    X, y = data[k]
+    theta = _check_theta(received[0], X, model, k)
+    if model.name == "softmax":
+        check_labels(model, y, theta, client=k)
+    return k, who, gen, received, X, y, theta
+
+
 def numpy_client_fn(
     clients: Sequence[tuple[np.ndarray, np.ndarray]],
     *,
@@ -392,17 +434,10 @@ def numpy_client_fn(
     def fit(
         cid: int, params: Params, server_round: int, rng: np.random.Generator
     ) -> tuple[Params, int]:
-        k, who, gen, received = check_client_call(
-            cid, params, server_round, rng, num_clients=len(data)
+        k, _, gen, _, X, y, theta = _open_client_round(
+            cid, params, server_round, rng, data=data, model=m,
+            expected="a numpy model has one parameter array [theta]",
         )
-        if len(received) != 1:
-            raise ValueError(
-                f"{who}: a numpy model has one parameter array [theta], got {len(received)}"
-            )
-        X, y = data[k]
-        theta = _check_theta(received[0], X, m, k)
-        if m.name == "softmax":
-            check_labels(m, y, theta, client=k)
         new, _ = _sgd(
             theta, X, y, model=m, lr=lr_, local_epochs=epochs, batch_size=batch, rng=gen,
             mu=mu_, l2=l2_, max_steps=None,

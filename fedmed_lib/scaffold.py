@@ -30,7 +30,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from fedmed_lib._validate import (
-    check_client_call,
     check_clients,
     check_fraction,
     check_labels,
@@ -46,6 +45,7 @@ from fedmed_lib.algorithms import (
     _check_model,
     _check_settings,
     _check_theta,
+    _open_client_round,
     _sgd,
     server_step,
 )
@@ -232,19 +232,12 @@ def scaffold_client_fn(
     def fit(
         cid: int, params: Params, server_round: int, rng: np.random.Generator
     ) -> tuple[Params, int]:
-        k, who, gen, state = check_client_call(
-            cid, params, server_round, rng, num_clients=len(data)
+        k, who, gen, state, X, y, theta = _open_client_round(
+            cid, params, server_round, rng, data=data, model=m, num_arrays=2,
+            expected="SCAFFOLD expects the global state [theta, c] "
+            "(start from scaffold_initial_params(theta))",
         )
-        if len(state) != 2:
-            raise ValueError(
-                f"{who}: SCAFFOLD expects the global state [theta, c], got {len(state)} "
-                "arrays; start from scaffold_initial_params(theta)"
-            )
-        X, y = data[k]
-        theta = _check_theta(state[0], X, m, k)
         c = _check_variate(state[1], theta, name=f"{who}: server control variate c")
-        if m.name == "softmax":
-            check_labels(m, y, theta, client=k)
         c_k = variates.get(k, np.zeros_like(theta))
         local, c_k_new, _ = _scaffold_step(
             theta, c, c_k, X, y, model=m, lr=lr_, local_epochs=epochs, batch_size=batch,
