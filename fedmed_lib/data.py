@@ -17,52 +17,44 @@ other way round), heart disease present (``num > 0``) in :func:`load_heart_disea
 :data:`POSITIVE_CLASS` names the positive class of each. Every chapter uses these
 labels as returned.
 
-Where the files come from, in this order:
-
-1. the ``data_dir`` argument;
-2. the folder named by the environment variable ``FEDMED_DATA_DIR`` (a relative
-   path is tried from the working directory, then from the project root, so
-   ``FEDMED_DATA_DIR=../shared/data`` works from the repository and from
-   ``notebooks/``);
-3. the per-user cache :func:`cache_dir` (``$FEDMED_CACHE_DIR``, else
-   ``$XDG_CACHE_HOME/fedmed``, else ``~/.cache/fedmed``);
-4. if ``download=True``, the canonical source (:data:`HEART_BASE_URL`,
-   :data:`BREASTMNIST_URL`). A download goes to a temporary file, is verified,
-   and only then is moved into the cache, so a corrupt or truncated download is
-   never cached.
-
+The files are looked for in the ``data_dir`` argument, then in ``FEDMED_DATA_DIR``,
+then in the per-user cache, and with ``download=True`` downloaded from their
+canonical source (:data:`HEART_BASE_URL`, :data:`BREASTMNIST_URL`) and verified
+before they are cached: :mod:`fedmed_lib.datafiles` does this (its
+:func:`~fedmed_lib.datafiles.cache_dir`, :data:`~fedmed_lib.datafiles.DOWNLOAD_TIMEOUT`
+and :class:`~fedmed_lib.datafiles.DataNotFoundError` stay importable from here).
 Every folder uses the same layout: ``heart_disease/processed.<site>.data`` and
 ``medmnist/breastmnist.npz``. A file that fails its checks raises ``ValueError``
 naming the file and the problem; a file that cannot be found or downloaded raises
-:class:`DataNotFoundError` saying what to download and where to put it.
+:class:`~fedmed_lib.datafiles.DataNotFoundError` saying what to download and where
+to put it.
+
+The ChEMBL activity set of :ref:`ch-drug-discovery` needs no download: its loader
+:func:`~fedmed_lib.chem_data.load_chembl2321810` lives in :mod:`fedmed_lib.chem_data`
+and stays importable from here.
 Introduced in :ref:`ch-why-fl`; the heart data in :ref:`ch-four-hospitals`, the
 images in :ref:`ch-medical-images`.
-
-:func:`load_chembl2321810` reads the one data set that needs no download at all:
-the ChEMBL activity set that ships inside the ``rdkit`` wheel
-(``rdkit/Contrib/FreeWilson/data``; ChEMBL data are licensed CC BY-SA 3.0), checked
-line by line. Introduced in :ref:`ch-drug-discovery`.
 """
 
 from __future__ import annotations
 
-import csv
 import functools
-import hashlib
-import http.client
-import os
-import tempfile
-import urllib.error
-import urllib.request
 import zipfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fedmed_lib._validate import InputTypeError
+from fedmed_lib.chem_data import CHEMBL2321810_FILES as CHEMBL2321810_FILES
+from fedmed_lib.chem_data import ActivitySet as ActivitySet
+from fedmed_lib.chem_data import freewilson_data_dir as freewilson_data_dir
+from fedmed_lib.chem_data import load_chembl2321810 as load_chembl2321810
+from fedmed_lib.datafiles import DOWNLOAD_TIMEOUT as DOWNLOAD_TIMEOUT
+from fedmed_lib.datafiles import DataNotFoundError as DataNotFoundError
+from fedmed_lib.datafiles import _check_options, _locate, _sha256
+from fedmed_lib.datafiles import cache_dir as cache_dir
 
 __all__ = [
     "CHEMBL2321810_FILES",
@@ -136,21 +128,6 @@ BREASTMNIST_SHAPES: dict[str, tuple[int, ...]] = {
 }
 """Keys and shapes of what :func:`load_breastmnist` returns (labels flattened)."""
 
-DOWNLOAD_TIMEOUT = 15.0
-"""Seconds to wait for the server before a download gives up."""
-
-_PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-class DataNotFoundError(FileNotFoundError):
-    """A data file is in none of the searched folders and could not be downloaded.
-
-    Introduced in :ref:`ch-four-hospitals`.
-
-    The message names the URL to download and the exact path to save it to, and
-    the ``FEDMED_DATA_DIR`` alternative.
-    """
-
 
 # --- scikit-learn's bundled data ------------------------------------------------------
 
@@ -208,54 +185,7 @@ POSITIVE_CLASS: dict[str, str] = {
 """What label ``1`` means for each loader of a diagnosis: always the disease."""
 
 
-# --- where files live -----------------------------------------------------------------
-
-
-def cache_dir() -> Path:
-    """Return the per-user cache folder for downloaded data.
-
-    ``$FEDMED_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/fedmed``, else
-    ``~/.cache/fedmed``. The folder is not created until something is downloaded.
-    Introduced in :ref:`ch-four-hospitals`.
-    """
-    explicit = os.environ.get("FEDMED_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "fedmed"
-
-
-def _env_data_dir() -> Path | None:
-    value = os.environ.get("FEDMED_DATA_DIR")
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    if not path.is_absolute() and not path.exists() and (_PROJECT_ROOT / path).exists():
-        return _PROJECT_ROOT / path
-    return path
-
-
-def _check_options(data_dir: object, download: object) -> None:
-    """Check the arguments shared by the loaders (before any file is touched)."""
-    if data_dir is not None and not isinstance(data_dir, str | os.PathLike):
-        raise InputTypeError(
-            f"data_dir must be a folder path (str or pathlib.Path) or None, got "
-            f"{type(data_dir).__name__}"
-        )
-    if isinstance(data_dir, str) and not data_dir.strip():
-        raise ValueError("data_dir is an empty string; pass None to use the default folders")
-    if not isinstance(download, bool):
-        raise InputTypeError(f"download must be True or False, got {download!r}")
-
-
-def _search_dirs(data_dir: str | Path | None) -> list[Path]:
-    dirs = [] if data_dir is None else [Path(data_dir).expanduser()]
-    env = _env_data_dir()
-    if env is not None:
-        dirs.append(env)
-    dirs.append(cache_dir())
-    return dirs
+# --- UCI heart disease ----------------------------------------------------------------
 
 
 def heart_file(site: str) -> str:
@@ -277,85 +207,6 @@ def heart_file(site: str) -> str:
     if site not in HEART_SITES:
         raise ValueError(f"unknown heart-disease site {site!r}; choose one of {HEART_SITES}")
     return f"heart_disease/processed.{site}.data"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 16), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _download(url: str, target: Path, verify: Callable[[Path], object]) -> None:
-    """Download ``url`` to a temporary file, ``verify`` it, then move it to ``target``.
-
-    Network failures raise :class:`DataNotFoundError`; a truncated download or one that
-    ``verify`` rejects raises ``ValueError`` and leaves nothing in the cache.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
-    size = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
-                    expected = response.headers.get("Content-Length")
-                    for block in iter(lambda: response.read(1 << 16), b""):
-                        out.write(block)
-                        size += len(block)
-            except http.client.IncompleteRead as err:
-                raise ValueError(
-                    f"download of {url} is truncated: the connection closed after "
-                    f"{size} bytes; nothing was cached, try again"
-                ) from err
-            except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
-                reason = getattr(err, "reason", err)
-                raise DataNotFoundError(f"could not download {url} ({reason})") from err
-        if expected is not None and size != int(expected):
-            raise ValueError(
-                f"download of {url} is truncated: got {size} bytes, the server announced "
-                f"{expected}; nothing was cached, try again"
-            )
-        try:
-            verify(tmp)
-        except ValueError as err:
-            raise ValueError(f"downloaded file from {url} rejected, nothing cached: {err}") from err
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _locate(
-    relpath: str,
-    *,
-    url: str,
-    data_dir: str | Path | None,
-    download: bool,
-    verify: Callable[[Path], object],
-) -> Path:
-    """Return the first existing copy of ``relpath``, downloading it if allowed."""
-    dirs = _search_dirs(data_dir)
-    for d in dirs:
-        if (d / relpath).is_file():
-            return d / relpath
-    target = cache_dir() / relpath
-    searched = ", ".join(str(d) for d in dirs)
-    advice = (
-        f"Download {url} and save it as {target}, or set FEDMED_DATA_DIR to a folder "
-        f"that contains {relpath} (searched: {searched})."
-    )
-    if not download:
-        raise DataNotFoundError(f"{relpath} not found and download=False. {advice}")
-    try:
-        _download(url, target, verify)
-    except DataNotFoundError as err:
-        raise DataNotFoundError(f"{err}. {advice}") from err
-    return target
-
-
-# --- UCI heart disease ----------------------------------------------------------------
 
 
 def _parse_heart(path: Path, site: str) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
@@ -545,111 +396,3 @@ def load_breastmnist(
         verify=_read_breastmnist,
     )
     return _read_breastmnist(path)
-
-
-# --- the ChEMBL activity set that ships with RDKit (chapter 17) -------------------
-
-CHEMBL2321810_FILES = ("CHEMBL2321810.smi", "CHEMBL2321810_act.csv")
-"""The two files of the set, in ``rdkit/Contrib/FreeWilson/data``."""
-
-
-@dataclass(frozen=True)
-class ActivitySet:
-    """Compounds and one activity value each, as read by :func:`load_chembl2321810`.
-
-    Attributes
-    ----------
-    smiles
-        One SMILES string per compound, in file order.
-    ids
-        The compound identifiers of the files (strings), in the same order.
-    y
-        The activity values (float64, log scale: higher is more active).
-    source
-        The folder the files were read from.
-    """
-
-    smiles: list[str]
-    ids: list[str]
-    y: NDArray[np.float64]
-    source: Path
-
-
-def freewilson_data_dir() -> Path:
-    """Return RDKit's ``Contrib/FreeWilson/data`` folder (installed with the ``rdkit`` wheel)."""
-    import rdkit
-
-    return Path(rdkit.__file__).resolve().parent / "Contrib" / "FreeWilson" / "data"
-
-
-def load_chembl2321810(*, data_dir: str | Path | None = None) -> ActivitySet:
-    """Read and check the ChEMBL activity set shipped with RDKit's Free-Wilson contribution.
-
-    Introduced in :ref:`ch-drug-discovery`.
-
-    Parameters
-    ----------
-    data_dir
-        Folder holding ``CHEMBL2321810.smi`` and ``CHEMBL2321810_act.csv``; defaults to
-        :func:`freewilson_data_dir`.
-
-    Returns
-    -------
-    ActivitySet
-        SMILES, identifiers and activity values, in the order of the SMILES file.
-
-    Raises
-    ------
-    FileNotFoundError
-        If a file is missing (RDKit not installed with its ``Contrib`` folder).
-    ValueError
-        If a line is malformed, an identifier is repeated or present in one file
-        only, a SMILES does not parse, or a value is not a finite number in [0, 14].
-    """
-    from rdkit import Chem, rdBase
-
-    folder = Path(data_dir) if data_dir is not None else freewilson_data_dir()
-    smi_path, act_path = (folder / name for name in CHEMBL2321810_FILES)
-    for path in (smi_path, act_path):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: install the rdkit wheel, which ships it")
-    smiles, ids = [], []
-    for lineno, line in enumerate(smi_path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = line.split()
-        if len(fields) != 2:
-            raise ValueError(f"{smi_path.name} line {lineno}: expected 'SMILES id', got {line!r}")
-        smiles.append(fields[0])
-        ids.append(fields[1])
-    with act_path.open(newline="") as fh:
-        rows = list(csv.reader(fh))
-    if not rows or rows[0] != ["Name", "Act"]:
-        raise ValueError(f"{act_path.name}: expected the header 'Name,Act'")
-    act: dict[str, float] = {}
-    for lineno, row in enumerate(rows[1:], start=2):
-        if len(row) != 2:
-            raise ValueError(f"{act_path.name} line {lineno}: expected 'id,value', got {row!r}")
-        if row[0] in act:
-            raise ValueError(f"{act_path.name} line {lineno}: compound {row[0]} appears twice")
-        try:
-            value = float(row[1])
-        except ValueError as err:
-            raise ValueError(f"{act_path.name} line {lineno}: {row[1]!r} is not a number") from err
-        if not (np.isfinite(value) and 0.0 <= value <= 14.0):
-            raise ValueError(f"{act_path.name} line {lineno}: activity {value} outside [0, 14]")
-        act[row[0]] = value
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"{smi_path.name}: a compound identifier appears twice")
-    only_smi, only_act = sorted(set(ids) - set(act)), sorted(set(act) - set(ids))
-    if only_smi or only_act:
-        raise ValueError(
-            f"the files disagree: {len(only_smi)} ids only in {smi_path.name} "
-            f"(e.g. {only_smi[:3]}), {len(only_act)} only in {act_path.name} (e.g. {only_act[:3]})"
-        )
-    with rdBase.BlockLogs():  # a bad SMILES is reported below, not logged to stderr
-        bad = [i for s, i in zip(smiles, ids, strict=True) if Chem.MolFromSmiles(s) is None]
-    if bad:
-        raise ValueError(f"{smi_path.name}: the SMILES of compound(s) {bad[:3]} do not parse")
-    y = np.array([act[i] for i in ids], dtype=np.float64)
-    return ActivitySet(smiles=smiles, ids=ids, y=y, source=folder)
