@@ -220,5 +220,33 @@ def test_per_layer_shape_stub_and_generic() -> None:
     fb = check_clip_per_layer(stub)
     assert not fb.passed and "not written yet" in fb.message
     fb = check_clip_per_layer(lambda u, norms: [a * 0.5 for a in u])
-    assert not fb.passed and "some layer does not come back" in fb.message
+    assert not fb.passed
+    assert "layer 0 does not come back clipped to its own S_j" in fb.message
+    assert "its norm is still above S_j" in fb.message and "clipping section" in fb.message
+    assert "min(1" not in fb.message and "/ its norm" not in fb.message
     assert "0.6" not in fb.message and "0.8" not in fb.message
+
+
+def test_per_layer_generic_names_the_layer_and_what_is_wrong() -> None:
+    """The generic feedback names the first wrong layer and how, never the expression."""
+    def reversed_layers(update, norms):      # right norms, wrong directions
+        return [a.ravel()[::-1].reshape(a.shape) for a in layer_clip(update, norms)]
+
+    def too_short(update, norms):            # long layers shrunk below their S_j
+        return [a * 0.5 if np.linalg.norm(u) > s else a
+                for a, u, s in zip(layer_clip(update, norms), update, norms)]
+
+    def small_changed(update, norms):        # long layers right, a small layer changed
+        return [a if np.linalg.norm(u) > s else a * 0.5
+                for a, u, s in zip(layer_clip(update, norms), update, norms)]
+
+    for fn, layer, what in (
+        (reversed_layers, 0, "no longer points in the direction"),
+        (too_short, 0, "shorter than S_j"),
+        (small_changed, 1, "already inside its ball of radius S_j"),
+    ):
+        fb = check_clip_per_layer(fn)
+        assert not fb.passed
+        assert f"layer {layer} does not come back clipped to its own S_j" in fb.message, fb.message
+        assert what in fb.message, fb.message
+        assert "min(1" not in fb.message and "0.6" not in fb.message and "0.8" not in fb.message

@@ -147,6 +147,26 @@ def _whole(update: Sequence[np.ndarray], s: float) -> np.ndarray:
     return _flat(update) * min(1.0, s / max(_norm(update), 1e-300))
 
 
+def _wrong_layer(got: Sequence[np.ndarray], update: Sequence[np.ndarray],
+                 norms: Sequence[float]) -> str:
+    """Name the first layer that does not come back clipped, and how, without any value."""
+    for j, (a, u, s) in enumerate(zip(got, update, norms, strict=True)):
+        if np.allclose(np.ravel(a), _per_layer([u], [s]), rtol=1e-9, atol=1e-12):
+            continue
+        what = f"layer {j} does not come back clipped to its own S_j"
+        n_got, n_in = float(np.linalg.norm(a)), float(np.linalg.norm(u))
+        if n_in <= s:
+            return (f"{what}: it was already inside its ball of radius S_j, so clipping "
+                    "must leave it as it is, yet it changed")
+        if n_got > s * (1 + 1e-9):
+            return f"{what}: its norm is still above S_j"
+        if float(np.dot(np.ravel(a), np.ravel(u))) < n_got * n_in * (1 - 1e-9):
+            return f"{what}: it no longer points in the direction of the layer it was given"
+        return (f"{what}: it came back shorter than S_j, but clipping shrinks a long "
+                "layer only down to S_j")
+    return "some layer does not come back clipped to its own S_j"
+
+
 _PER_LAYER_MISTAKES = (
     Symptom(lambda got, update, norms: not np.all(np.isfinite(got)),
             "Some entries came back NaN or infinite: a layer of norm zero was divided by "
@@ -229,9 +249,10 @@ def check_clip_per_layer(fn: LayerClipFn) -> Feedback:
         with np.errstate(divide="ignore", invalid="ignore"):
             diagnose(_flat(arrays), _per_layer(update, norms), _PER_LAYER_MISTAKES,
                      (update, norms), prefix=f"{what}: ", rtol=1e-9, atol=1e-12,
-                     generic=("some layer does not come back as that layer times "
-                              "min(1, S_j / its norm).",
-                              "treat each layer on its own: its norm, its S_j, one factor."))
+                     generic=(_wrong_layer(arrays, update, norms) + ".",
+                              "treat each layer on its own, as the chapter's clip treats "
+                              "the whole update in its clipping section: its own norm, its "
+                              "own S_j, one factor."))
     return correct(
         "Your per-layer clipping bounds every layer j by its own S_j, keeps each layer's "
         "direction and leaves small (and zero) layers unchanged; the whole update then "
