@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fedmed_lib.privacy import he
+from fedmed_lib.privacy import he, paillier
 
 P, Q = 1789, 1861
 PUBLIC, PRIVATE = he.paillier_keygen(P, Q)
@@ -76,8 +76,8 @@ def test_is_probable_prime_rejects_pseudoprimes() -> None:
     d, s = PSI_13 - 1, 0
     while d % 2 == 0:
         d, s = d // 2, s + 1
-    assert all(he._strong_probable_prime(PSI_13, a, d, s) for a in he._SMALL_PRIMES)
-    assert he._DETERMINISTIC_BELOW == PSI_13
+    assert all(paillier._strong_probable_prime(PSI_13, a, d, s) for a in paillier._SMALL_PRIMES)
+    assert paillier._DETERMINISTIC_BELOW == PSI_13
     # ... and the random bases above it catch it, for every seed tried
     assert not any(he.is_probable_prime(PSI_13, seed=seed) for seed in range(10))
 

@@ -3,28 +3,21 @@
 Introduced in :ref:`ch-encryption`. Three layers, from scratch to production:
 
 * **Paillier from scratch** (Paillier, "Public-Key Cryptosystems Based on Composite
-  Degree Residuosity Classes", EUROCRYPT 1999), with ``g = n + 1``: a public key
-  ``n = p q``, encryption ``E(m) = (1 + m n) r^n mod n^2`` and decryption
-  ``m = L(c^lambda mod n^2) mu mod n`` with ``L(u) = (u - 1) / n``. Multiplying two
-  ciphertexts adds their plaintexts: ``E(a) E(b) = E(a + b mod n)``. Meant for small
-  primes and for reading, not for protecting anything.
-* **Fixed-point encoding and packing.** Real numbers become integers
-  ``q = round(x * scale)`` (negatives wrap around modulo ``n``); for packing, each value
-  is shifted by ``2**(value_bits - 1)`` to be non-negative and several of them share one
-  plaintext in slots of ``slot_bits`` bits, so that one 2048-bit encryption carries
-  dozens of numbers and the sum of ``num_clients`` packed plaintexts decodes exactly.
-* **Thin wrappers** of ``phe`` (python-paillier, CSIRO Data61) for real key sizes and
-  of ``tenseal`` (OpenMined) for CKKS vectors (Cheon, Kim, Kim and Song, "Homomorphic
-  Encryption for Arithmetic of Approximate Numbers", ASIACRYPT 2017), whose sums are
-  exact up to a small approximation error.
+  Degree Residuosity Classes", EUROCRYPT 1999), in :mod:`fedmed_lib.privacy.paillier`.
+* **Fixed-point encoding and packing** of real numbers into plaintexts, in
+  :mod:`fedmed_lib.privacy.fixed_point`.
+* **Thin wrappers**, this module's own job: ``phe`` (python-paillier, CSIRO Data61) for
+  real key sizes, with packed plaintexts, and ``tenseal`` (OpenMined) for CKKS vectors
+  (Cheon, Kim, Kim and Song, "Homomorphic Encryption for Arithmetic of Approximate
+  Numbers", ASIACRYPT 2017), whose sums are exact up to a small approximation error.
 
-The key holder (not the server) keeps the private key; see the chapter for what
-happens when it colludes with the server and what the decrypted sum still reveals.
+The names of the first two layers stay importable from here. The key holder (not the
+server) keeps the private key; see the chapter for what happens when it colludes with
+the server and what the decrypted sum still reveals.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,348 +31,23 @@ from fedmed_lib._validate import (
     check_int,
     check_positive_int,
     check_real_array,
-    check_rng,
-    check_seed,
 )
-
-DEFAULT_SCALE = 2**16
-"""Fixed-point scale (as in :mod:`fedmed_lib.privacy.secagg`): resolution ``2**-16``."""
-
-DEFAULT_VALUE_BITS = 32
-"""Bits of one fixed-point value: ``|round(x * scale)| < 2**31``, i.e. ``|x| < 2**15``."""
-
-
-# --- scratch Paillier ------------------------------------------------------------------
-
-
-_SMALL_PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41)
-
-_DETERMINISTIC_BELOW = 3_317_044_064_679_887_385_961_981
-"""Below this bound, Miller-Rabin with the 13 primes up to 41 as bases is exact
-(Sorenson and Webster, "Strong pseudoprimes to twelve prime bases", Mathematics of
-Computation 86, 2017)."""
-
-
-def _strong_probable_prime(n: int, a: int, d: int, s: int) -> bool:
-    """Return whether odd ``n = d * 2**s + 1`` is a strong probable prime to base ``a``."""
-    x = pow(a, d, n)
-    if x in (1, n - 1):
-        return True
-    for _ in range(s - 1):
-        x = x * x % n
-        if x == n - 1:
-            return True
-    return False
-
-
-def is_probable_prime(n: int, *, rounds: int = 32, seed: int = 0) -> bool:
-    """Miller-Rabin primality test: exact below ``3.3 * 10**24``, else ``rounds`` random bases.
-
-    The library's one primality test (Paillier keys here, the safe-prime groups of
-    :mod:`fedmed_lib.vertical`). After trial division by the primes up to 41, a number
-    below ``3_317_044_064_679_887_385_961_981`` is tested with those 13 primes as bases,
-    which is exact (Sorenson and Webster, Mathematics of Computation 86, 2017); a larger
-    one with ``rounds`` bases drawn from a generator seeded with ``seed``, so that a
-    composite passes with probability below ``4**-rounds`` (Rabin, Journal of Number
-    Theory 12, 1980) and the answer is reproducible. Introduced in :ref:`ch-encryption`.
-
-    Parameters
-    ----------
-    n
-        The integer to test (any Python or numpy integer; below 2 is not prime).
-    rounds
-        Number of random bases for ``n`` above the exact range (a positive integer).
-    seed
-        Seed of the generator of those bases (a non-negative integer).
-
-    Raises
-    ------
-    ValueError
-        If ``rounds`` is not a positive integer or ``seed`` not a valid seed;
-        :class:`~fedmed_lib._validate.InputTypeError` (also a ``TypeError``) if ``n``
-        is not an integer.
-
-    Examples
-    --------
-    >>> [k for k in range(30) if is_probable_prime(k)]
-    [2, 3, 5, 7, 11, 13, 17, 19, 23, 29]
-    >>> is_probable_prime(561)  # a Carmichael number
-    False
-    """
-    n = check_int(n, name="n")
-    rounds = check_positive_int(rounds, name="rounds")
-    seed = check_seed(seed)
-    if n < 2:
-        return False
-    for p in _SMALL_PRIMES:
-        if n % p == 0:
-            return n == p
-    d, s = n - 1, 0
-    while d % 2 == 0:
-        d, s = d // 2, s + 1
-    if n < _DETERMINISTIC_BELOW:
-        return all(_strong_probable_prime(n, a, d, s) for a in _SMALL_PRIMES)
-    rng = np.random.default_rng(seed)
-    for _ in range(rounds):  # a uniform base in [2, n - 2]
-        a = 2 + int.from_bytes(rng.bytes((n.bit_length() + 7) // 8 + 8), "big") % (n - 3)
-        if not _strong_probable_prime(n, a, d, s):
-            return False
-    return True
-
-
-@dataclass(frozen=True)
-class PaillierPublicKey:
-    """A Paillier public key ``n`` (with ``g = n + 1``). Introduced in :ref:`ch-encryption`."""
-
-    n: int
-
-    @property
-    def n_square(self) -> int:
-        """The ciphertext modulus ``n**2``."""
-        return self.n * self.n
-
-
-@dataclass(frozen=True)
-class PaillierPrivateKey:
-    """A Paillier private key ``(lambda, mu)`` for the public key ``n``.
-
-    Introduced in :ref:`ch-encryption`.
-    """
-
-    public_key: PaillierPublicKey
-    lam: int
-    mu: int
-
-
-def paillier_keygen(p: int, q: int) -> tuple[PaillierPublicKey, PaillierPrivateKey]:
-    """Paillier keys from two distinct primes: ``n = p q``, ``lambda = lcm(p-1, q-1)``.
-
-    With ``g = n + 1``, ``mu = lambda^{-1} mod n``. Introduced in :ref:`ch-encryption`.
-
-    Raises
-    ------
-    ValueError
-        If ``p`` or ``q`` is not a prime, they are equal, or ``gcd(pq, (p-1)(q-1)) != 1``.
-    """
-    p, q = check_int(p, name="p"), check_int(q, name="q")
-    for name, v in (("p", p), ("q", q)):
-        if not is_probable_prime(v):
-            raise ValueError(f"{name} = {v} is not a prime")
-    if p == q:
-        raise ValueError(f"p and q must be distinct primes, got p = q = {p}")
-    n = p * q
-    if math.gcd(n, (p - 1) * (q - 1)) != 1:
-        raise ValueError(f"gcd(pq, (p-1)(q-1)) != 1 for p = {p}, q = {q}: choose other primes")
-    lam = math.lcm(p - 1, q - 1)
-    mu = pow(lam, -1, n)
-    public = PaillierPublicKey(n)
-    return public, PaillierPrivateKey(public, lam, mu)
-
-
-def _check_public(key: object) -> PaillierPublicKey:
-    if not isinstance(key, PaillierPublicKey):
-        raise InputTypeError(f"public_key must be a PaillierPublicKey, got {_describe(key)}")
-    return key
-
-
-def _check_plaintext(m: object, n: int) -> int:
-    m = check_int(m, name="plaintext m")
-    if not 0 <= m < n:
-        raise ValueError(f"plaintext m = {m} must lie in [0, n) with n = {n}")
-    return m
-
-
-def _check_ciphertext(c: object, key: PaillierPublicKey, name: str = "ciphertext") -> int:
-    c = check_int(c, name=name)
-    if not 0 < c < key.n_square or math.gcd(c, key.n) != 1:
-        raise ValueError(f"{name} = {c} is not a valid ciphertext for n = {key.n}")
-    return c
-
-
-def paillier_encrypt(
-    public_key: PaillierPublicKey, m: int, *, rng: np.random.Generator
-) -> int:
-    """Encrypt ``0 <= m < n`` as ``(1 + m n) r^n mod n^2`` with a random unit ``r``.
-
-    Introduced in :ref:`ch-encryption`.
-    """
-    key = _check_public(public_key)
-    m = _check_plaintext(m, key.n)
-    rng = check_rng(rng)
-    nbytes = (key.n.bit_length() + 7) // 8 + 8
-    while True:
-        r = int.from_bytes(rng.bytes(nbytes), "big") % key.n
-        if r > 0 and math.gcd(r, key.n) == 1:
-            break
-    return (1 + m * key.n) * pow(r, key.n, key.n_square) % key.n_square
-
-
-def paillier_decrypt(private_key: PaillierPrivateKey, c: int) -> int:
-    """Decrypt: ``m = L(c^lambda mod n^2) mu mod n`` with ``L(u) = (u - 1) / n``.
-
-    Introduced in :ref:`ch-encryption`.
-    """
-    if not isinstance(private_key, PaillierPrivateKey):
-        raise InputTypeError(
-            f"private_key must be a PaillierPrivateKey, got {_describe(private_key)}"
-        )
-    key = private_key.public_key
-    c = _check_ciphertext(c, key)
-    u = pow(c, private_key.lam, key.n_square)
-    return (u - 1) // key.n * private_key.mu % key.n
-
-
-def paillier_add(public_key: PaillierPublicKey, c1: int, c2: int) -> int:
-    """Add the plaintexts of two ciphertexts: ``E(a) E(b) mod n^2 = E(a + b mod n)``.
-
-    Introduced in :ref:`ch-encryption`.
-    """
-    key = _check_public(public_key)
-    a = _check_ciphertext(c1, key, "c1")
-    b = _check_ciphertext(c2, key, "c2")
-    return a * b % key.n_square
-
-
-# --- fixed-point encoding and packing ---------------------------------------------------
-
-
-def _check_scale(scale: object) -> int:
-    return check_positive_int(scale, name="scale")
-
-
-def quantize(
-    values: np.ndarray, *, scale: int = DEFAULT_SCALE, value_bits: int = DEFAULT_VALUE_BITS
-) -> list[int]:
-    """Round real numbers to signed integers ``round(x * scale)`` (Python ints).
-
-    Introduced in :ref:`ch-encryption`.
-
-    Raises
-    ------
-    ValueError
-        If a value is NaN/Inf or ``|round(x * scale)| >= 2**(value_bits - 1)``.
-    """
-    a = check_real_array(values, name="values").ravel()
-    scale = _check_scale(scale)
-    value_bits = check_int(value_bits, name="value_bits", minimum=2)
-    q = np.rint(a * scale)
-    limit = 2 ** (value_bits - 1)
-    if a.size and np.max(np.abs(q)) >= limit:
-        j = int(np.argmax(np.abs(q)))
-        raise ValueError(
-            f"value {a[j]:.6g} is outside the fixed-point range +-{limit / scale:.6g} "
-            f"(scale {scale}, value_bits {value_bits})"
-        )
-    return [int(v) for v in q]
-
-
-def encode_fixed(x: float, n: int, *, scale: int = DEFAULT_SCALE) -> int:
-    """Encode one real number as an integer modulo ``n``; negatives become ``n - |q|``.
-
-    Introduced in :ref:`ch-encryption`.
-    """
-    n = check_int(n, name="n", minimum=3)
-    (q,) = quantize(np.array([x], dtype=float), scale=scale, value_bits=n.bit_length() - 1)
-    return q % n
-
-
-def decode_fixed(m: int, n: int, *, scale: int = DEFAULT_SCALE) -> float:
-    """Decode an integer modulo ``n``: values above ``n / 2`` are negative.
-
-    Introduced in :ref:`ch-encryption`.
-    """
-    n = check_int(n, name="n", minimum=3)
-    m = check_int(m, name="m") % n
-    scale = _check_scale(scale)
-    signed = m - n if m > n // 2 else m
-    return signed / scale
-
-
-def slots_per_plaintext(plaintext_bits: int, slot_bits: int) -> int:
-    """How many ``slot_bits``-bit slots fit in a plaintext of ``plaintext_bits`` bits.
-
-    Introduced in :ref:`ch-encryption`.
-    """
-    plaintext_bits = check_positive_int(plaintext_bits, name="plaintext_bits")
-    slot_bits = check_positive_int(slot_bits, name="slot_bits")
-    slots = plaintext_bits // slot_bits
-    if slots == 0:
-        raise ValueError(
-            f"a slot of {slot_bits} bits does not fit in a plaintext of {plaintext_bits} bits"
-        )
-    return slots
-
-
-def slot_bits_for(num_clients: int, value_bits: int = DEFAULT_VALUE_BITS) -> int:
-    """Bits per slot so that the sum of ``num_clients`` shifted values never overflows.
-
-    ``value_bits + ceil(log2(num_clients))``. Introduced in :ref:`ch-encryption`.
-    """
-    num_clients = check_positive_int(num_clients, name="num_clients")
-    value_bits = check_int(value_bits, name="value_bits", minimum=2)
-    return value_bits + max(0, (num_clients - 1).bit_length())
-
-
-def pack(
-    quantized: Sequence[int], *, slot_bits: int, slots: int, value_bits: int = DEFAULT_VALUE_BITS
-) -> list[int]:
-    """Pack signed integers into plaintexts of ``slots`` slots of ``slot_bits`` bits.
-
-    Each value ``q`` is shifted to ``q + 2**(value_bits - 1) >= 0``; slot ``j`` of a
-    plaintext holds value ``j`` (least significant first). Introduced in
-    :ref:`ch-encryption`.
-    """
-    slot_bits = check_positive_int(slot_bits, name="slot_bits")
-    slots = check_positive_int(slots, name="slots")
-    value_bits = check_int(value_bits, name="value_bits", minimum=2)
-    if slot_bits < value_bits:
-        raise ValueError(f"slot_bits ({slot_bits}) must be at least value_bits ({value_bits})")
-    offset = 2 ** (value_bits - 1)
-    out = []
-    for start in range(0, len(quantized), slots):
-        m = 0
-        for j, q in enumerate(quantized[start : start + slots]):
-            q = check_int(q, name=f"quantized[{start + j}]")
-            if not -offset <= q < offset:
-                raise ValueError(
-                    f"quantized[{start + j}] = {q} does not fit in {value_bits} bits"
-                )
-            m |= (q + offset) << (slot_bits * j)
-        out.append(m)
-    return out
-
-
-def unpack(
-    plaintexts: Sequence[int],
-    count: int,
-    *,
-    slot_bits: int,
-    slots: int,
-    num_summands: int = 1,
-    value_bits: int = DEFAULT_VALUE_BITS,
-) -> list[int]:
-    """Inverse of :func:`pack` for the sum of ``num_summands`` packed plaintexts.
-
-    Removes ``num_summands`` offsets from every slot and returns ``count`` signed
-    integers. Introduced in :ref:`ch-encryption`.
-    """
-    count = check_int(count, name="count", minimum=0)
-    slot_bits = check_positive_int(slot_bits, name="slot_bits")
-    slots = check_positive_int(slots, name="slots")
-    num_summands = check_positive_int(num_summands, name="num_summands")
-    if len(plaintexts) * slots < count:
-        raise ValueError(f"{len(plaintexts)} plaintexts of {slots} slots hold fewer than {count}")
-    offset = num_summands * 2 ** (value_bits - 1)
-    mask = (1 << slot_bits) - 1
-    out: list[int] = []
-    for m in plaintexts:
-        m = check_int(m, name="plaintext")
-        for j in range(slots):
-            if len(out) == count:
-                break
-            out.append(((m >> (slot_bits * j)) & mask) - offset)
-    return out
-
+from fedmed_lib.privacy.fixed_point import DEFAULT_SCALE as DEFAULT_SCALE
+from fedmed_lib.privacy.fixed_point import DEFAULT_VALUE_BITS as DEFAULT_VALUE_BITS
+from fedmed_lib.privacy.fixed_point import decode_fixed as decode_fixed
+from fedmed_lib.privacy.fixed_point import encode_fixed as encode_fixed
+from fedmed_lib.privacy.fixed_point import pack as pack
+from fedmed_lib.privacy.fixed_point import quantize as quantize
+from fedmed_lib.privacy.fixed_point import slot_bits_for as slot_bits_for
+from fedmed_lib.privacy.fixed_point import slots_per_plaintext as slots_per_plaintext
+from fedmed_lib.privacy.fixed_point import unpack as unpack
+from fedmed_lib.privacy.paillier import PaillierPrivateKey as PaillierPrivateKey
+from fedmed_lib.privacy.paillier import PaillierPublicKey as PaillierPublicKey
+from fedmed_lib.privacy.paillier import is_probable_prime as is_probable_prime
+from fedmed_lib.privacy.paillier import paillier_add as paillier_add
+from fedmed_lib.privacy.paillier import paillier_decrypt as paillier_decrypt
+from fedmed_lib.privacy.paillier import paillier_encrypt as paillier_encrypt
+from fedmed_lib.privacy.paillier import paillier_keygen as paillier_keygen
 
 # --- python-paillier (phe) ------------------------------------------------------------
 
