@@ -1,6 +1,6 @@
 """Self-checks for :ref:`ch-gradient-leakage`: recover a record from a dense layer's gradient.
 
-The learner writes ``recover_input(grad_W, grad_b)`` that returns the input ``x`` of
+The learner writes ``my_recover_input(grad_W, grad_b)`` that returns the input ``x`` of
 a dense layer ``z = W x + b`` (``grad_W`` has one row per output unit) from the
 gradient of one record's loss, ``x_j = grad_W[i, j] / grad_b[i]`` (Geiping et al.,
 NeurIPS 2020). The check runs it on small random layers and names the typical
@@ -82,7 +82,7 @@ def _error(err: Exception, name: str) -> tuple[str, str]:
 
 @selfcheck
 def check_recover_input(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Feedback:
-    """Check a learner's ``recover_input(grad_W, grad_b) -> x``.
+    """Check a learner's ``my_recover_input(grad_W, grad_b) -> x``.
 
     Detects: dividing the wrong way (``grad_b / grad_W``), taking a column instead of
     a row (wrong shape), a row whose bias gradient is zero (NaN), a weight row and a
