@@ -3,7 +3,7 @@
 One job: turn molecules into the numbers a federation of pharmaceutical companies
 trains on, and split them the way companies' chemistry is split in practice.
 
-* :func:`fedmed_lib.data.load_chembl2321810` (re-exported here) reads the ChEMBL
+* :func:`fedmed_lib.chem_data.load_chembl2321810` (re-exported here) reads the ChEMBL
   activity set that ships with RDKit (``rdkit/Contrib/FreeWilson/data``: 1,017
   compounds of one medicinal-chemistry series with one activity value each, on a log
   scale), checks it and needs no download. ChEMBL data are licensed CC BY-SA 3.0

@@ -4,7 +4,8 @@ One job: say what a client may send and what the server sends back, and refuse
 anything else before it is used. A client sends a :class:`ClientStats` (per feature:
 the number of observed values, their mean, the sum of squared deviations ``M2`` and
 the mean's rounding residual; never rows); the server answers with a
-:class:`GlobalStats` (global means and standard deviations). The checks here name the
+:class:`GlobalStats` (global means and standard deviations). The checks here, of the
+two messages and of the feature matrix a client computes its message from, name the
 client and the problem (NaN, Inf, wrong shape, negative ``M2``, a count above the
 number of patients, statistics that no real data can produce).
 :mod:`fedmed_lib.federated_stats` computes, combines and applies these statistics

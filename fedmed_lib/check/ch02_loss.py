@@ -3,7 +3,7 @@
 The learner writes ``grad(theta, X, y)``, the gradient ``2/n X^T (X theta - y)`` of
 the mean squared error ``J(theta) = 1/n sum_i (y_i - x_i theta)^2`` used for linear
 regression on the diabetes data (Efron et al., 2004). The check runs it on small
-random problems, compares with :func:`fedmed_lib.models.mse_grad`, and recognises the
+random problems, compares with :func:`fedmed_lib.losses.mse_grad`, and recognises the
 usual slips (a forgotten ``1/n``, the ``1/2`` convention that drops the factor 2, the
 wrong sign, ``X`` instead of ``X^T``). It never shows the expected gradient.
 """

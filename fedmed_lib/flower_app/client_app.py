@@ -4,7 +4,7 @@ Flower (Beutel et al., 2020) delivers three kinds of messages to a hospital:
 
 * ``query.stats``: reply with the per-feature counts, means, sums of squared
   deviations and mean residuals of the hospital's training rows (its
-  :class:`~fedmed_lib.federated_stats.ClientStats`; federated preprocessing,
+  :class:`~fedmed_lib.stats_messages.ClientStats`; federated preprocessing,
   :ref:`ch-four-hospitals`);
 * ``train``: run ``local-epochs`` full-batch gradient steps of logistic regression
   from the received global model and reply with the local model and a
@@ -159,7 +159,7 @@ def stats_content(s: ClientStats) -> RecordDict:
 
 @app.query("stats")
 def stats(msg: Message, context: Context) -> Message:
-    """Reply with this hospital's :class:`~fedmed_lib.federated_stats.ClientStats`."""
+    """Reply with this hospital's :class:`~fedmed_lib.stats_messages.ClientStats`."""
     s = site_stats(site_from_context(context))
     return Message(content=stats_content(s), reply_to=msg)
 

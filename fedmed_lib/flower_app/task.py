@@ -153,7 +153,7 @@ def site_stats(site: SiteData) -> ClientStats:
 
     What a hospital sends for federated preprocessing: per feature the number of observed
     values, their mean, the sum of squared deviations from it and the rounding residual
-    of the mean (:class:`~fedmed_lib.federated_stats.ClientStats`), which the server
+    of the mean (:class:`~fedmed_lib.stats_messages.ClientStats`), which the server
     merges with Chan, Golub and LeVeque's parallel formula. Introduced in
     :ref:`ch-flower`.
     """
@@ -161,7 +161,7 @@ def site_stats(site: SiteData) -> ClientStats:
 
 
 def global_stats_from_arrays(mean: Sequence[float], std: Sequence[float]) -> GlobalStats:
-    """Rebuild the server's :class:`~fedmed_lib.federated_stats.GlobalStats` at a hospital.
+    """Rebuild the server's :class:`~fedmed_lib.stats_messages.GlobalStats` at a hospital.
 
     Only ``mean`` and ``std`` travel in the training configuration; they are all that
     :func:`fedmed_lib.federated_stats.standardize_impute` uses. Introduced in
