@@ -62,6 +62,35 @@ def test_chapter_standard(path: Path) -> None:
     assert code and "google.colab" in code[0], "the first cell is not the Colab install cell"
 
 
+ZH_NOTEBOOKS = [ROOT / "book" / "zh" / "notebooks" / p.name for p in NOTEBOOKS]
+SOLUTION_DROPDOWN = re.compile(r"(`{3,})\{solution\}.*?\n\1(?!`)", re.S)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + ZH_NOTEBOOKS,
+                         ids=lambda p: "/".join(p.parts[-3:]) if "zh" in p.parts else p.name)
+def test_solutions_are_written_one_way(path: Path) -> None:
+    """A solution's code runs as the reader sees it (AUTHORING.md, "one way to write a solution").
+
+    No code block inside a Markdown ``{solution}`` (code goes in executable cells between
+    ``{solution-start}`` and ``{solution-end}``) and no hidden code cell that could retype it.
+    """
+    if not path.exists():
+        pytest.skip(f"{path.name} not translated")
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            for block in SOLUTION_DROPDOWN.finditer(cell.source):
+                body = block.group(0)
+                assert not re.search(r"```|~~~|\n {4,}\S", body[3:-3]), (
+                    f"cell {i}: a {{solution}} dropdown holds code; make it executable cells "
+                    "between {solution-start} and {solution-end}"
+                )
+        else:
+            tags = set(cell.metadata.get("tags", []))
+            hidden = tags & {"remove-cell", "hide-cell", "remove-input"}
+            assert not hidden, f"cell {i}: hidden code cell ({sorted(hidden)}) in a chapter"
+
+
 def test_notebooks_committed_without_outputs() -> None:
     paths = [str(p) for p in NOTEBOOKS if p.exists()]
     result = subprocess.run(
