@@ -18,8 +18,8 @@ reference is the round loop itself: a client that follows the minibatch orders o
 :func:`minibatch_orders` and computes in float64 (with numpy or with Keras's
 ``model.fit``), run by :func:`~fedmed_lib.simulation.run_simulation`, gives the same
 global model (``tests/test_vectorized.py``). The data layout
-(:func:`~fedmed_lib.partition.pad_clients`) and the simulated devices
-(:func:`~fedmed_lib.partition.sample_devices`) live in :mod:`fedmed_lib.partition`.
+(:func:`~fedmed_lib.many_clients.pad_clients`) and the simulated devices
+(:func:`~fedmed_lib.many_clients.sample_devices`) live in :mod:`fedmed_lib.many_clients`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from fedmed_lib._validate import (
     check_real_array,
     check_seed,
 )
-from fedmed_lib.partition import minibatch_orders, pad_clients
+from fedmed_lib.many_clients import minibatch_orders, pad_clients
 from fedmed_lib.simulation import EvalFn, History, update_nbytes
 from fedmed_lib.types import Params
 

@@ -8,11 +8,11 @@ once so that the three simulators of the book can be timed on the same thing:
 * up to :data:`MAX_IID_CLIENTS` clients get an IID split of the patients
   (:func:`~fedmed_lib.partition.iid_partition`); more clients are simulated devices
   of 10 to 40 examples resampled with replacement plus jitter
-  (:func:`~fedmed_lib.partition.sample_devices`, ``noise = 0.1``), as in the
+  (:func:`~fedmed_lib.many_clients.sample_devices`, ``noise = 0.1``), as in the
   benchmark's 1,000- and 10,000-device rows;
 * every client runs ``local_epochs`` epochs of minibatch SGD for logistic regression
   (batch size :data:`BATCH_SIZE`, learning rate :data:`LR`), visiting its examples
-  in the order of :func:`fedmed_lib.partition.minibatch_orders` (NumPy only: no TensorFlow in
+  in the order of :func:`fedmed_lib.many_clients.minibatch_orders` (NumPy only: no TensorFlow in
   the Ray workers), from the global model
   ``[kernel (30, 1), bias (1,)]`` (zeros at the start); the server averages the
   client models weighted by ``n_k / n`` (FedAvg, McMahan et al., 2017), with every
@@ -41,7 +41,8 @@ from fedmed_lib._validate import (
     check_seed,
 )
 from fedmed_lib.algorithms import FedAvg
-from fedmed_lib.partition import iid_partition, minibatch_orders, sample_devices
+from fedmed_lib.many_clients import minibatch_orders, sample_devices
+from fedmed_lib.partition import iid_partition
 from fedmed_lib.simulation import History, run_simulation
 from fedmed_lib.types import Array, Params
 
