@@ -40,14 +40,13 @@ from fedmed_lib._validate import (
     check_xy,
 )
 from fedmed_lib.aggregate import weighted_average
-from fedmed_lib.algorithms import (
-    FedAvg,
+from fedmed_lib.algorithms import FedAvg, server_step
+from fedmed_lib.local_training import (
     _check_model,
     _check_settings,
     _check_theta,
     _open_client_round,
     _sgd,
-    server_step,
 )
 from fedmed_lib.models import Model
 from fedmed_lib.types import Array, ClientFn, Metrics, Params, Results
@@ -83,7 +82,7 @@ def corrected_model(model: Model, correction: np.ndarray) -> Model:
     """Return ``model`` whose gradient is shifted by ``correction`` (``c - c_k``).
 
     Every local step of SCAFFOLD is a plain SGD step on this corrected
-    gradient, so :func:`fedmed_lib.algorithms.local_sgd` does the loop.
+    gradient, so :func:`fedmed_lib.local_training.local_sgd` does the loop.
     Introduced in :ref:`ch-non-iid`.
 
     Raises
@@ -166,7 +165,7 @@ def scaffold_local(
     X, y
         The client's data.
     model, lr, local_epochs, batch_size, rng, max_steps
-        As in :func:`fedmed_lib.algorithms.local_sgd`.
+        As in :func:`fedmed_lib.local_training.local_sgd`.
 
     Returns
     -------

@@ -372,7 +372,7 @@ def run_simulation(
     ----------
     client_fn
         ``f(client_id, params, server_round, rng) -> (update, num_examples)``, e.g.
-        from :func:`fedmed_lib.algorithms.numpy_client_fn`. Each reply is handed to
+        from :func:`fedmed_lib.local_training.numpy_client_fn`. Each reply is handed to
         the strategy as a :class:`~fedmed_lib.types.FitResult` with the client's id.
     num_clients
         Number of clients in the federation (an integer ``>= 1``).
