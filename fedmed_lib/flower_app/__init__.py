@@ -5,6 +5,8 @@
 * :mod:`~fedmed_lib.flower_app.server_app`: the ``ServerApp`` the coordinating site runs;
 * :mod:`~fedmed_lib.flower_app.federation`: start one SuperLink and one SuperNode per
   hospital on 127.0.0.1, run the app with ``flwr run``, stop everything.
+* :mod:`~fedmed_lib.flower_app.processes`: free ports, Flower's commands, and the
+  processes (and their children) that the federation starts and stops;
 * :mod:`~fedmed_lib.flower_app.tls`: a certificate authority and a SuperLink
   certificate made locally, for the federation over TLS;
 * :mod:`~fedmed_lib.flower_app.scaling_task`: the many-client workload of

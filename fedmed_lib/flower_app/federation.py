@@ -11,6 +11,10 @@ makes a certificate authority and a SuperLink certificate
 (:mod:`fedmed_lib.flower_app.tls`) and every connection is TLS (RFC 8446): the
 SuperLink serves its certificate, and the SuperNodes and ``flwr`` verify it
 against the CA. Introduced in :ref:`ch-flower`.
+
+One job: the lifecycle of the federation (start, run the app, stop). Finding free
+ports and commands and following processes and their children is
+:mod:`fedmed_lib.flower_app.processes`; those names are also importable from here.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from fedmed_lib.flower_app.processes import _executable, _signal
+from fedmed_lib.flower_app.processes import descendants as descendants
+from fedmed_lib.flower_app.processes import free_port as free_port
+from fedmed_lib.flower_app.processes import is_running as is_running
 from fedmed_lib.flower_app.tls import TLSFiles, write_certificates, write_supernode_keys
 
 APP_DIR = Path(__file__).resolve().parent
@@ -38,85 +46,11 @@ CONNECTION = "fedmed-local"
 """Name of the SuperLink connection written to ``$FLWR_HOME/config.toml``."""
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free now (bind to port 0, then close).
-
-    Introduced in :ref:`ch-flower`.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _executable(name: str) -> str:
-    """Find a Flower command next to the running Python first, then on ``PATH``."""
-    local = Path(sys.executable).parent / name
-    if local.exists():
-        return str(local)
-    found = shutil.which(name)
-    if found is None:
-        raise FileNotFoundError(f"{name} not found: install flwr in this environment")
-    return found
-
-
-def descendants(pid: int) -> list[int]:
-    """Return the process ids of all descendants of ``pid`` (Linux ``/proc``; else none).
-
-    Introduced in :ref:`ch-flower`.
-    """
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return []
-    parent: dict[int, int] = {}
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # the command name (field 2) may contain spaces: split after its closing ")"
-        fields = stat[stat.rfind(")") + 2 :].split()
-        parent[int(entry.name)] = int(fields[1])
-    out: list[int] = []
-    frontier = [pid]
-    while frontier:
-        p = frontier.pop()
-        kids = [c for c, pp in parent.items() if pp == p]
-        out.extend(kids)
-        frontier.extend(kids)
-    return out
-
-
-def is_running(pid: int) -> bool:
-    """Return whether process ``pid`` exists and is not a zombie. Introduced in :ref:`ch-flower`."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.exists():  # a zombie has exited; only its parent's wait() is missing
-        try:
-            return stat.read_text().split(")")[-1].split()[0] != "Z"
-        except OSError:
-            return False
-    return True
-
-
 def _toml(value: Any) -> str:
     """Write a value as TOML does (``true``/``false`` for booleans, JSON otherwise)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return json.dumps(value)
-
-
-def _signal(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 @dataclass

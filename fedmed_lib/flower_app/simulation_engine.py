@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from fedmed_lib._validate import check_int, check_positive, check_positive_int, check_seed
-from fedmed_lib.flower_app.federation import FlowerRun, LocalFederation, _executable, free_port
+from fedmed_lib.flower_app.federation import FlowerRun, LocalFederation
+from fedmed_lib.flower_app.processes import _executable, free_port
 from fedmed_lib.flower_app.scaling_task import BATCH_SIZE, LR
 from fedmed_lib.types import Params
 
