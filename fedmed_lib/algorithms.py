@@ -28,9 +28,7 @@ from fedmed_lib._validate import (
     InputTypeError,
     _describe,
     check_callable,
-    check_clients,
     check_fraction,
-    check_labels,
     check_number,
     check_params,
     check_positive,
@@ -38,6 +36,7 @@ from fedmed_lib._validate import (
     check_real_array,
     check_rng,
 )
+from fedmed_lib._validate_data import check_clients, check_labels
 from fedmed_lib.aggregate import add_checked, rule_metrics, weighted_average
 from fedmed_lib.local_training import _check_model, _check_theta
 from fedmed_lib.local_training import local_sgd as local_sgd
@@ -45,7 +44,7 @@ from fedmed_lib.local_training import numpy_client_fn as numpy_client_fn
 from fedmed_lib.models import Model
 from fedmed_lib.types import AggregateFn, Array, Metrics, Params, Results
 
-__all__ = [  # check_clients, check_labels (fedmed_lib._validate), local_sgd and
+__all__ = [  # check_clients, check_labels (fedmed_lib._validate_data), local_sgd and
     # numpy_client_fn (fedmed_lib.local_training) are re-exported here
     "FedAvg",
     "check_clients",

@@ -36,9 +36,9 @@ from fedmed_lib._validate import (
     check_number,
     check_positive_int,
     check_real_array,
-    check_scores,
     client_label,
 )
+from fedmed_lib._validate_data import check_scores
 from fedmed_lib.types import Array
 
 __all__ = [

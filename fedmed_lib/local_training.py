@@ -22,17 +22,15 @@ from fedmed_lib._validate import (
     InputTypeError,
     _describe,
     check_client_call,
-    check_clients,
-    check_labels,
     check_nonnegative,
     check_optional_int,
     check_positive,
     check_positive_int,
     check_real_array,
     check_rng,
-    check_xy,
     client_label,
 )
+from fedmed_lib._validate_data import check_clients, check_labels, check_xy
 from fedmed_lib.models import Model
 from fedmed_lib.types import Array, ClientFn, Params
 

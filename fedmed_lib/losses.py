@@ -33,11 +33,8 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from fedmed_lib._validate import (
-    check_binary_labels,
-    check_nonnegative,
-    check_real_array,
-)
+from fedmed_lib._validate import check_nonnegative, check_real_array
+from fedmed_lib._validate_data import check_binary_labels
 from fedmed_lib.types import Array
 
 _REAL_KINDS = "fiu"  # float, signed and unsigned integer dtypes

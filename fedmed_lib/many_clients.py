@@ -22,15 +22,14 @@ from numpy.typing import NDArray
 from fedmed_lib._validate import (
     InputTypeError,
     _describe,
-    check_binary_labels,
     check_int,
     check_list,
     check_nonnegative,
     check_positive_int,
     check_seed,
-    check_xy,
     client_label,
 )
+from fedmed_lib._validate_data import check_binary_labels, check_xy
 from fedmed_lib.types import Array
 
 

@@ -21,12 +21,12 @@ import numpy as np
 
 from fedmed_lib._validate import (
     InputTypeError,
-    check_binary_labels,
     check_int,
     check_positive_int,
     check_real_array,
     client_label,
 )
+from fedmed_lib._validate_data import check_binary_labels
 from fedmed_lib.losses import _UNCHECKED
 from fedmed_lib.losses import linear_predict as linear_predict
 from fedmed_lib.losses import logistic_grad as logistic_grad

@@ -32,9 +32,9 @@ from fedmed_lib._validate import (
     check_positive,
     check_positive_int,
     check_real_array,
-    check_xy,
     client_label,
 )
+from fedmed_lib._validate_data import check_xy
 from fedmed_lib.algorithms import local_sgd
 from fedmed_lib.models import Model
 from fedmed_lib.types import Array

@@ -30,15 +30,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from fedmed_lib._validate import (
-    check_clients,
     check_fraction,
-    check_labels,
     check_params,
     check_positive,
     check_positive_int,
     check_real_array,
-    check_xy,
 )
+from fedmed_lib._validate_data import check_clients, check_labels, check_xy
 from fedmed_lib.aggregate import weighted_average
 from fedmed_lib.algorithms import FedAvg, server_step
 from fedmed_lib.local_training import (

@@ -33,12 +33,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import chi2
 
-from fedmed_lib._validate import (
-    InputTypeError,
-    check_patient_columns,
-    check_real_array,
-    client_label,
-)
+from fedmed_lib._validate import InputTypeError, check_real_array, client_label
+from fedmed_lib._validate_data import check_patient_columns
 
 Array = NDArray[np.float64]
 

@@ -44,7 +44,6 @@ from numpy.typing import NDArray
 from fedmed_lib._validate import (
     InputTypeError,
     _describe,
-    check_binary_labels,
     check_int,
     check_nonnegative,
     check_positive,
@@ -52,6 +51,7 @@ from fedmed_lib._validate import (
     check_real_array,
     check_seed,
 )
+from fedmed_lib._validate_data import check_binary_labels
 from fedmed_lib.privacy.paillier import is_probable_prime as is_probable_prime
 from fedmed_lib.privacy.secagg import decode, encode, prg_mask
 from fedmed_lib.psi import MODP_2048 as MODP_2048
