@@ -113,7 +113,8 @@ def check_patient_columns(
     Both must be finite real 1-D arrays of one length with at least one patient, and
     column ``zero_one`` (0 or 1) may hold only 0 and 1 (booleans are accepted there).
     Shared by :func:`check_scores` (labels and scores, :ref:`ch-evaluation`) and
-    :func:`fedmed_lib.survival.check_survival_data` (times and events, :ref:`ch-survival`).
+    :func:`fedmed_lib.survival_counts.check_survival_data` (times and events,
+    :ref:`ch-survival`).
 
     Raises
     ------
