@@ -37,11 +37,12 @@ from fedmed_lib._validate import (
     check_rng,
 )
 from fedmed_lib._validate_data import check_clients, check_labels
-from fedmed_lib.aggregate import add_checked, rule_metrics, weighted_average
+from fedmed_lib.aggregate import rule_metrics, weighted_average
 from fedmed_lib.local_training import _check_model, _check_theta
 from fedmed_lib.local_training import local_sgd as local_sgd
 from fedmed_lib.local_training import numpy_client_fn as numpy_client_fn
 from fedmed_lib.models import Model
+from fedmed_lib.param_math import add_checked
 from fedmed_lib.types import AggregateFn, Array, Metrics, Params, Results
 
 __all__ = [  # check_clients, check_labels (fedmed_lib._validate_data), local_sgd and
