@@ -5,8 +5,9 @@ loop (McMahan et al., 2017) for ``num_rounds`` rounds in a single process:
 the server samples clients (``strategy.configure_fit``), sends them the global
 model, each client trains on its own data (``client_fn``), the server aggregates
 the updates (``strategy.aggregate_fit``) and evaluates. Nothing is printed:
-the History holds every number and :mod:`fedmed_lib.plotting` draws it.
-Introduced in :ref:`ch-fedavg`.
+the History holds every number and :mod:`fedmed_lib.plotting` draws it. The
+generators of a run are derived from its seed in :mod:`fedmed_lib.seeds` (importable
+from here). Introduced in :ref:`ch-fedavg`.
 
 Who sent what is never lost: each client's reply becomes a
 :class:`~fedmed_lib.types.FitResult` carrying the client's id, so an error names
@@ -35,9 +36,13 @@ from fedmed_lib._validate import (
     check_seed,
     client_label,
 )
+from fedmed_lib.seeds import _client_rng as _client_rng
+from fedmed_lib.seeds import round_rngs as round_rngs
+from fedmed_lib.seeds import sampler_rng as sampler_rng
+from fedmed_lib.seeds import server_rng as server_rng
 from fedmed_lib.types import ClientFn, FitResult, Metrics, Params, Results
 
-__all__ = [
+__all__ = [  # round_rngs, sampler_rng and server_rng are re-exported from fedmed_lib.seeds
     "EvalFn",
     "FitResult",
     "History",
@@ -51,80 +56,6 @@ __all__ = [
     "server_rng",
     "update_nbytes",
 ]
-
-
-# --- the seed plumbing: one place derives every generator of a run from its seed -------
-
-
-def sampler_rng(seed: int) -> np.random.Generator:
-    """Return the server's generator for client sampling in a run seeded with ``seed``.
-
-    ``np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])``: its own
-    stream, independent of the clients' generators (:func:`round_rngs`), so sampling
-    does not change when the clients' training draws more or fewer numbers.
-    Introduced in :ref:`ch-fedavg`.
-
-    Raises
-    ------
-    ValueError
-        If ``seed`` is not a non-negative integer (``None`` is refused).
-    """
-    root = np.random.SeedSequence(check_seed(seed))
-    return np.random.default_rng(root.spawn(1)[0])
-
-
-def round_rngs(seed: int, server_round: int, num_clients: int) -> list[np.random.Generator]:
-    """Return one generator per client for round ``server_round`` of a run seeded with ``seed``.
-
-    Client ``k`` trains with ``round_rngs(seed, server_round, num_clients)[k]``, which
-    is ``np.random.default_rng(np.random.SeedSequence([seed, server_round]).spawn(
-    num_clients)[k])``. Every client of every round has its own stream, so a run does
-    not depend on the order in which clients train, nor on which other clients were
-    sampled; :func:`run_simulation` uses exactly these, so from-scratch code that uses
-    them agrees with the library to the last bit. Introduced in :ref:`ch-fedavg`.
-
-    Raises
-    ------
-    ValueError
-        If ``seed`` is negative, ``server_round`` is below 0 or ``num_clients`` below 1
-        (all must be integers).
-    """
-    children = np.random.SeedSequence(
-        [check_seed(seed), check_int(server_round, name="server_round", minimum=0)]
-    ).spawn(check_positive_int(num_clients, name="num_clients"))
-    return [np.random.default_rng(child) for child in children]
-
-
-def _client_rng(seed: int, server_round: int, cid: int) -> np.random.Generator:
-    """``round_rngs(seed, server_round, K)[cid]`` for any ``K > cid``, built alone.
-
-    The ``cid``-th child of ``SeedSequence([seed, server_round]).spawn(K)`` is the seed
-    sequence with the same entropy and ``spawn_key=(cid,)``, so a round that samples
-    only some clients need not build a generator for every client.
-    """
-    return np.random.default_rng(
-        np.random.SeedSequence([seed, server_round], spawn_key=(cid,))
-    )
-
-
-def server_rng(seed: int, server_round: int) -> np.random.Generator:
-    """Return the server's own generator for round ``server_round`` (e.g. for DP noise).
-
-    ``np.random.default_rng(np.random.SeedSequence([seed, server_round]))``: the root
-    of the round's seed tree, whose children are the clients' generators
-    (:func:`round_rngs`), so its stream is independent of theirs.
-    Introduced in :ref:`ch-differential-privacy`.
-
-    Raises
-    ------
-    ValueError
-        If ``seed`` is negative or ``server_round`` below 0 (both must be integers).
-    """
-    return np.random.default_rng(
-        np.random.SeedSequence(
-            [check_seed(seed), check_int(server_round, name="server_round", minimum=0)]
-        )
-    )
 
 
 class Strategy(Protocol):
@@ -385,9 +316,10 @@ def run_simulation(
         Communication rounds (an integer ``>= 0``).
     seed
         A non-negative integer (``None`` is refused: runs are reproducible). Seeds
-        client sampling (:func:`sampler_rng`) and each client's minibatch shuffling:
-        every client gets its own generator for each round (:func:`round_rngs`), so
-        results do not depend on the order in which clients run.
+        client sampling (:func:`~fedmed_lib.seeds.sampler_rng`) and each client's
+        minibatch shuffling: every client gets its own generator for each round
+        (:func:`~fedmed_lib.seeds.round_rngs`), so results do not depend on the order
+        in which clients run.
     eval_fn
         ``f(params) -> {"accuracy": ..., ...}``, called at round 0 and every
         ``eval_every`` rounds.
