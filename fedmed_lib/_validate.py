@@ -20,53 +20,19 @@ Errors of the wrong *type* raise :class:`InputTypeError`, which is both a
 One job: these definitions, and the checks of what a client sends (an update and its
 ``num_examples``) and of how a client function is called. The checks of a client's
 *data* (``X`` and ``y``, labels, per-patient columns and scores, the list of clients)
-are defined in :mod:`fedmed_lib._validate_data` and importable from here. Introduced
-in :ref:`ch-fedsgd`.
+are in :mod:`fedmed_lib._validate_data`. Introduced in :ref:`ch-fedsgd`.
 """
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fedmed_lib.types import Params
-
-# The data checks live in fedmed_lib._validate_data, which imports this module; they
-# stay importable from here (``from fedmed_lib._validate import check_xy``), loaded on
-# first use so that neither module needs the other half-initialised.
-_DATA_CHECKS = frozenset(
-    {
-        "check_binary_labels",
-        "check_class_labels",
-        "check_clients",
-        "check_labels",
-        "check_patient_columns",
-        "check_scores",
-        "check_xy",
-    }
-)
-
-if TYPE_CHECKING:
-    from fedmed_lib._validate_data import check_binary_labels as check_binary_labels
-    from fedmed_lib._validate_data import check_class_labels as check_class_labels
-    from fedmed_lib._validate_data import check_clients as check_clients
-    from fedmed_lib._validate_data import check_labels as check_labels
-    from fedmed_lib._validate_data import check_patient_columns as check_patient_columns
-    from fedmed_lib._validate_data import check_scores as check_scores
-    from fedmed_lib._validate_data import check_xy as check_xy
-else:
-
-    def __getattr__(name: str) -> Any:
-        """Return a data check of :mod:`fedmed_lib._validate_data` by its old path."""
-        if name in _DATA_CHECKS:
-            from fedmed_lib import _validate_data
-
-            return getattr(_validate_data, name)
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class InputTypeError(TypeError, ValueError):

@@ -18,7 +18,8 @@ from sklearn.metrics import accuracy_score, recall_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from fedmed_lib._validate import InputTypeError, check_scores
+from fedmed_lib._validate import InputTypeError
+from fedmed_lib._validate_data import check_scores
 from fedmed_lib.evaluation import (
     ConfusionCounts,
     auroc_bounds,
