@@ -9,6 +9,8 @@ BIN := $(VENV)/bin
 HTML := _build/site/_build/html
 MATHJAX_VERSION := 3.2.2
 PORT ?= 8000
+# prints the time a step starts, so that CI's log shows where the minutes go
+STAMP = @echo "--- $$(date +%T) $@"
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONHASHSEED := 0
@@ -27,17 +29,22 @@ test: install mathjax browser lint unit nbval portable-and-books
 # cores: the second, other-machine execution (nbval-portable); the PDF books, printed
 # and checked from their own staged copies (pdf-books); and the strict builds of both
 # sites followed by the browser test (whose link checks leave the links to the PDF
-# books for later: FEDMED_PDF_LATER=1). Last, the PDF books are copied beside the site
-# and the test that both landing pages link them runs (marked needs_pdf). Every part
-# must pass.
+# books for later: FEDMED_PDF_LATER=1). The builds and the browser test are the longest
+# line, so the other two run at a lower priority (nice) and take the CPU it leaves.
+# Last, the PDF books are copied beside the site and the test that both landing pages
+# link them runs (marked needs_pdf). Every part must pass. Each step prints the time
+# it starts (--- hh:mm:ss), so that a slow step can be found in CI's log.
 portable-and-books: install mathjax browser
+	$(STAMP)
 	@mkdir -p _build
-	@$(MAKE) --no-print-directory nbval-portable > _build/nbval-portable.log 2>&1 & portable=$$!; \
-	  $(MAKE) --no-print-directory pdf-books pdf-test > _build/pdf.log 2>&1 & pdfs=$$!; \
+	@nice -n 10 $(MAKE) --no-print-directory nbval-portable > _build/nbval-portable.log 2>&1 & portable=$$!; \
+	  nice -n 10 $(MAKE) --no-print-directory pdf-books pdf-test > _build/pdf.log 2>&1 & pdfs=$$!; \
 	  status=0; $(MAKE) --no-print-directory build-strict || status=1; \
 	  if [ $$status = 0 ]; then \
+	    echo "--- $$(date +%T) browser-test"; \
 	    FEDMED_PDF_LATER=1 $(MAKE) --no-print-directory browser-test BROWSER_TESTS='-m "not needs_pdf"' || status=1; \
 	  fi; \
+	  echo "--- $$(date +%T) waiting for the PDF books"; \
 	  pdf=0; wait $$pdfs || pdf=1; \
 	  echo "--- make pdf-books pdf-test (run beside the builds; log _build/pdf.log):"; \
 	  tail -n 20 _build/pdf.log; \
@@ -45,9 +52,11 @@ portable-and-books: install mathjax browser
 	    cp _build/pdf/fedmed-en.pdf _build/pdf/fedmed-zh.pdf $(HTML)/; \
 	    $(MAKE) --no-print-directory browser-test BROWSER_TESTS='-m needs_pdf' || status=1; \
 	  else status=1; fi; \
+	  echo "--- $$(date +%T) waiting for nbval-portable"; \
 	  port=0; wait $$portable || port=1; \
 	  echo "--- make nbval-portable (run beside the builds; log _build/nbval-portable.log):"; \
 	  tail -n 25 _build/nbval-portable.log; \
+	  echo "--- $$(date +%T) done"; \
 	  test $$status = 0 -a $$port = 0
 
 ## --- installation --------------------------------------------------------------
@@ -89,6 +98,7 @@ build: install mathjax
 	@echo "The HTML files are in $(HTML)/ (open $(HTML)/index.html; Chinese: $(HTML)/zh/)"
 
 build-strict: install mathjax
+	$(STAMP)
 	$(BIN)/python tools/stage_book.py
 	$(BIN)/jupyter-book build _build/src --path-output _build/site --builder html -W -n --keep-going
 	$(MAKE) --no-print-directory build-zh-strict
@@ -104,6 +114,7 @@ build-zh: install mathjax
 	rm -rf $(HTML)/zh && mkdir -p $(HTML) && cp -r $(HTML_ZH) $(HTML)/zh
 
 build-zh-strict: install mathjax
+	$(STAMP)
 	$(BIN)/python tools/stage_zh.py
 	$(BIN)/jupyter-book build _build/src_zh --path-output _build/site_zh --builder html -W -n --keep-going
 	rm -rf $(HTML)/zh && mkdir -p $(HTML) && cp -r $(HTML_ZH) $(HTML)/zh
@@ -117,6 +128,7 @@ pdf: pdf-books
 # The two PDF books alone, from their own staged sources (_build/pdf_src, _build/pdf_src_zh),
 # so that they can be printed while the sites are built.
 pdf-books: install mathjax browser
+	$(STAMP)
 	$(BIN)/python tools/stage_zh.py --out _build/pdf_src_zh
 	$(BIN)/python tools/build_pdf.py --lang en --lang zh --src _build/pdf_src_zh
 
@@ -132,15 +144,21 @@ lab: install
 
 ## --- the checks -----------------------------------------------------------------
 lint: install
+	$(STAMP)
 	$(BIN)/ruff check fedmed_lib tests tools benchmarks
 	$(BIN)/mypy fedmed_lib
 
+# Two workers (pytest-xdist): the live Flower federations (xdist_group live_flower) run one
+# after another on one worker, mostly waiting for SuperNodes that poll every 3 s, while
+# the other worker runs the rest.
 unit: install
-	$(BIN)/pytest tests --ignore=tests/browser --ignore=tests/test_pdf.py -q
+	$(STAMP)
+	$(BIN)/pytest tests --ignore=tests/browser --ignore=tests/test_pdf.py -q -n 2 --dist loadgroup
 
 # Executes every notebook once, checks asserts and pinned outputs, keeps the executed
 # copies for the build and prints the timing table (tools/nbval_capture.py).
 nbval: install
+	$(STAMP)
 	PYTHONPATH=tools $(BIN)/pytest -p nbval_capture --nbval-lax -p no:cacheprovider -q \
 	  --nbval-cell-timeout=300 notebooks/
 
@@ -154,6 +172,7 @@ PORTABLE_ENV := TF_ENABLE_ONEDNN_OPTS=1 ONEDNN_MAX_CPU_ISA=AVX2 \
   NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" PYTHONHASHSEED=12345
 
 nbval-portable: install
+	$(STAMP)
 	$(PORTABLE_ENV) $(BIN)/python -c "import numpy; numpy.show_runtime()" | grep -A2 simd_extensions
 	$(PORTABLE_ENV) $(BIN)/pytest --nbval-lax -p no:cacheprovider -q --nbval-cell-timeout=300 notebooks/
 

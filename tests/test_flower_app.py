@@ -234,6 +234,7 @@ def test_app_pyproject_is_packaged():
     assert config["tool"]["flwr"]["app"]["components"]["clientapp"].startswith("fedmed_lib.")
 
 
+@pytest.mark.xdist_group("live_flower")  # one worker runs the live federations, one after another
 @pytest.mark.timeout(300)
 def test_two_hospital_federation_matches_simulation(tmp_path):
     num_rounds, lr, local_epochs = 2, 1.0, 3

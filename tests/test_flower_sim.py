@@ -130,6 +130,7 @@ def test_simulation_superlink_command_and_bad_input(tmp_path):
         run_flower_simulation(num_clients=10, num_rounds=0)
 
 
+@pytest.mark.xdist_group("live_flower")  # one worker runs the live federations, one after another
 @pytest.mark.timeout(400)
 def test_flower_engine_with_100_virtual_supernodes_equals_run_simulation(tmp_path, capfd):
     num_clients, num_rounds = 100, 2

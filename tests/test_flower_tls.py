@@ -128,6 +128,7 @@ def test_supernode_keys_are_openssh_ec(tmp_path):
         LocalFederation(num_partitions=1, supernode_auth=True)
 
 
+@pytest.mark.xdist_group("live_flower")  # one worker runs the live federations, one after another
 @pytest.mark.timeout(300)
 def test_tls_federation_with_supernode_auth_refuses_strangers(tmp_path):
     num_rounds, lr, local_epochs = 1, 1.0, 3

@@ -302,3 +302,37 @@ def test_staging_keeps_chinese_alt_text_and_translates_glued_hospital_names() ->
     assert cell.metadata["tags"] == ["x"] and cell.metadata["fedmed"] == {"k": 1}
     assert cell.outputs[0]["data"]["application/papermill.record/text/plain"] == "'长滩 VA'"
     assert en.cells[0].outputs[0]["data"]["application/papermill.record/text/plain"] == "'Long Beach VA'"
+
+
+def test_fast_chinese_search_index_gives_the_same_words() -> None:
+    """The set that replaces Sphinx 7's list of Latin words indexes exactly as before.
+
+    ``fedmed_site._fast_chinese_index`` turns ``SearchChinese.latin_terms`` into a set
+    (as Sphinx 8.1 did); the stemmed words of a mixed Chinese and English text must be
+    the ones the list gave, and the set must be what the Chinese build uses.
+    """
+    from types import SimpleNamespace
+
+    from sphinx.search.zh import SearchChinese
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import fedmed_site
+
+    text = ("联邦学习 FedAvg 在 ICU 的 AUROC 与 DP-SGD 上的 ε; the HE of CKKS is as "
+            "good as SMPC, and SGD goes on. Flower runs FedProx at 4 hospitals.")
+    saved = SearchChinese.latin_terms
+    try:
+        SearchChinese.latin_terms = []
+        as_list = SearchChinese({})
+        words_list = [as_list.stem(w) for w in as_list.split(text)]
+        fedmed_site._fast_chinese_index(None, SimpleNamespace(language="en"))
+        assert isinstance(SearchChinese.latin_terms, list), "changed for an English build"
+        SearchChinese.latin_terms = []
+        fedmed_site._fast_chinese_index(None, SimpleNamespace(language="zh_CN"))
+        assert isinstance(SearchChinese.latin_terms, set), "the Chinese build keeps the list"
+        as_set = SearchChinese({})
+        words_set = [as_set.stem(w) for w in as_set.split(text)]
+    finally:
+        SearchChinese.latin_terms = saved
+    assert words_set == words_list
+    assert "icu" in words_set and "he" in words_set  # short acronyms kept whole, as before
