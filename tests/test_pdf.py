@@ -200,3 +200,34 @@ def test_prune_toc_leaves_out_what_is_not_staged(tmp_path: Path) -> None:
     assert build_pdf.prune_toc(tmp_path) == ["notebooks/02_y", "b", "zz"]
     kept = yaml.safe_load((tmp_path / "_toc.yml").read_text())
     assert kept["parts"] == [{"caption": "P", "chapters": [{"file": "notebooks/01_x"}, {"file": "a"}]}]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_library_reference_is_one_page_that_points_to_the_site(lang: str) -> None:
+    """The printed book has one page where the site has the library reference."""
+    text = _flat("\n".join(_pages(_pdf(lang))))
+    assert _flat("api/index.html") in text, f"{lang}: no page says where the reference is"
+    # A reference entry says which chapter introduced it; none is printed.
+    assert "IntroducedinChapter" not in text, f"{lang}: the library reference is printed"
+
+
+def test_reference_stub_replaces_the_reference_pages(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import build_pdf
+
+    (tmp_path / "api").mkdir()
+    for name in ("index", "aggregate", "types"):
+        (tmp_path / "api" / f"{name}.md").write_text(f"# {name}\n```{{eval-rst}}\n.. x\n```\n")
+    toc = {"format": "jb-book", "root": "intro", "parts": [
+        {"caption": "Back", "chapters": [{"file": "glossary"}, {"file": "api/index", "sections": [
+            {"file": "api/aggregate"}, {"file": "api/types"}]}]},
+    ]}
+    (tmp_path / "_toc.yml").write_text(yaml.safe_dump(toc))
+    assert build_pdf.reference_stub(tmp_path, "zh") == ["api/aggregate", "api/types"]
+    kept = yaml.safe_load((tmp_path / "_toc.yml").read_text())
+    assert kept["parts"][0]["chapters"] == [{"file": "glossary"}, {"file": "api/index"}]
+    assert sorted(p.name for p in (tmp_path / "api").iterdir()) == ["index.md"]
+    stub = (tmp_path / "api" / "index.md").read_text(encoding="utf-8")
+    assert stub.startswith("(api)=\n# 库参考") and "eval-rst" not in stub

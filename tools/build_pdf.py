@@ -10,6 +10,10 @@ This tool adds a title page and a table of contents with page numbers: it prints
 reads on which page each chapter starts (``pdftotext``) and writes the numbers in.
 Chromium writes the PDF's bookmarks (outline) from the headings: Part > Chapter > Section.
 
+The library reference (``book/api/``, about 130 pages of signatures) stays on the
+website, where it is searched and linked: the printed book has one page in its place
+that says where to find it (``REFERENCE_STUB``), in each edition's language.
+
 The LaTeX route (``jupyter-book build --builder pdflatex`` with xelatex) was tried and
 not kept: on this machine it needed a stub for ``bbm.sty`` (not in Debian's TeX subset)
 and another main font (FreeSerif is absent), and it drops what only exists as HTML
@@ -58,6 +62,30 @@ EDITION = {
     "zh": {"label": "中文版", "contents": "目录", "language": "zh_CN"},
 }
 
+# The page that stands for the library reference in the printed book (label ``api``, so
+# that the introduction's link to the reference still resolves).
+REFERENCE_STUB = {
+    "en": (
+        "(api)=\n# Library reference\n\n"
+        "The reference of the helper library `fedmed_lib` (every public function, class "
+        "and constant, with its signature, its documentation and a link to the chapter "
+        "that introduces it) is part of the book's website: the page *Library reference* "
+        "(`api/index.html`, beside the site's `index.html`), which the site's search box "
+        "also searches. It is left out of the printed book, where its 130-odd pages of "
+        "signatures would serve a reader less than the search box does.\n\n"
+        "In Python or JupyterLab the same text is one call away: "
+        "`help(fedmed_lib.aggregate.weighted_average)`, or `weighted_average?` in a notebook.\n"
+    ),
+    "zh": (
+        "(api)=\n# 库参考\n\n"
+        "辅助库 `fedmed_lib` 的参考（每个公开的函数、类和常量，连同其签名、文档和引入它的章节）"
+        "在本书的网站上：*Library reference* 页（`api/index.html`，与网站的 `index.html` "
+        "在同一目录），网站的搜索框也会搜索它。它是英文的，印刷版不收录这一百三十多页的签名。"
+        "\n\n在 Python 或 JupyterLab 中，同样的文字只需一次调用："
+        "`help(fedmed_lib.aggregate.weighted_average)`，或在笔记本中输入 `weighted_average?`。\n"
+    ),
+}
+
 
 def log(msg: str) -> None:
     print(f"[build_pdf] {msg}", file=sys.stderr, flush=True)
@@ -101,6 +129,26 @@ def prune_toc(src: Path) -> list[str]:
     return dropped
 
 
+def reference_stub(src: Path, lang: str) -> list[str]:
+    """Put one page in place of the library reference; return the pages left out."""
+    api = src / "api"
+    if not (api / "index.md").exists():
+        return []
+    path = src / "_toc.yml"
+    toc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    dropped: list[str] = []
+    for part in toc.get("parts", []):
+        for ch in part.get("chapters", []):
+            if ch["file"] == "api/index" and "sections" in ch:
+                dropped += [s["file"] for s in ch.pop("sections")]
+    path.write_text(yaml.safe_dump(toc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    for page in api.glob("*.md"):
+        if page.name != "index.md":
+            page.unlink()
+    (api / "index.md").write_text(REFERENCE_STUB[lang], encoding="utf-8")
+    return dropped
+
+
 def overlay_config(src: Path, lang: str) -> None:
     """The staged _config.yml, plus what the print build needs."""
     path = src / "_config.yml"
@@ -136,6 +184,7 @@ def stage(lang: str, src_zh: Path) -> Path:
     for rel, to in OWN_FILES:  # also into a staged copy made before these files existed
         (dst / to).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / "book" / rel, dst / to)
+    reference_stub(dst, lang)
     for name in prune_toc(dst):
         log(f"{lang}: {name} is not staged (missing or stale executed copy): left out of the PDF")
     overlay_config(dst, lang)

@@ -79,11 +79,15 @@ def browser():
 
 # --- one load per page and viewport --------------------------------------------------
 # Most checks look at the same pages (every page of the table of contents, on a desktop
-# and on a phone). Loading a page with its maths and figures costs about two seconds, so
-# the tests share loaded pages: the tests that take a ``path`` are run grouped by that
-# path (pytest_collection_modifyitems below), and ``loaded_page`` keeps the last few
-# pages open. A test may click (folding a solution) but must leave the page as it found
-# it; console errors and failed requests are collected from the moment a page loads.
+# and on a phone). Loading a page with its maths and figures costs one to two seconds,
+# so the tests share loaded pages: the tests that take a ``path`` are run grouped by that
+# path, the desktop tests of a page before its phone tests (marked ``phone``;
+# pytest_collection_modifyitems below), and ``loaded_page`` keeps the last few pages
+# open. A page is loaded once: when a phone test asks for a page loaded on the desktop,
+# the window is narrowed to the phone's width, as when a reader narrows a browser window
+# (the layout is CSS media queries, and the site's scripts follow resizes). A test may
+# click (folding a solution) but must leave the page as it found it; console errors and
+# failed requests are collected from the moment a page loads.
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -96,6 +100,7 @@ class Loaded:
     url: str
     page: Any
     status: int | None
+    phone: bool = False
     errors: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
@@ -103,19 +108,27 @@ class Loaded:
 class _Pages:
     def __init__(self, browser: Any, site_url: str, keep: int = 4) -> None:
         self.browser, self.site_url, self.keep = browser, site_url, keep
-        self.cache: OrderedDict[tuple[str, bool], tuple[Any, Loaded]] = OrderedDict()
+        self.cache: OrderedDict[str, tuple[Any, Loaded]] = OrderedDict()
 
     def __call__(self, path: str, *, phone: bool = False) -> Loaded:
-        key = (path, phone)
+        key = path
         if key in self.cache:
             self.cache.move_to_end(key)
-            return self.cache[key][1]
+            loaded = self.cache[key][1]
+            if loaded.phone != phone:
+                loaded.page.set_viewport_size(PHONE if phone else DESKTOP)
+                loaded.phone = phone
+                # two animation frames: the new layout, then the resize handlers' changes
+                loaded.page.evaluate(
+                    "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+                )
+            return loaded
         context = self.browser.new_context(
             viewport=PHONE if phone else DESKTOP, device_scale_factor=1
         )
         page = context.new_page()
         url = f"{self.site_url}/{path}"
-        loaded = Loaded(url=url, page=page, status=None)
+        loaded = Loaded(url=url, page=page, status=None, phone=phone)
         page.on("console", lambda m: loaded.errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: loaded.errors.append(str(e)))
         page.on("requestfailed", lambda r: loaded.failed.append(r.url))
@@ -151,11 +164,12 @@ def loaded_page(browser, site_url: str) -> Iterator[_Pages]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the tests of one page together, so that they share its loaded copy."""
+    """Run the tests of one page together (desktop first), so that they share one load."""
 
-    def key(item: pytest.Item) -> tuple[int, str]:
+    def key(item: pytest.Item) -> tuple[int, str, bool]:
         callspec = getattr(item, "callspec", None)
         path = callspec.params.get("path") if callspec is not None else None
-        return (0, "") if path is None else (1, str(path))
+        phone = item.get_closest_marker("phone") is not None
+        return (0, "", False) if path is None else (1, str(path), phone)
 
     items.sort(key=key)  # stable: within a page, the tests keep their order

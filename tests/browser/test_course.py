@@ -145,6 +145,7 @@ def test_launch_links_are_well_formed(loaded_page, site_url: str, path: str) -> 
 # --- phones -----------------------------------------------------------------------------
 
 
+@pytest.mark.phone
 @pytest.mark.parametrize("path", PAGES)
 def test_no_sideways_scroll_on_a_phone(loaded_page, path: str) -> None:
     from PIL import Image
@@ -210,6 +211,7 @@ def _wait_for_maths(page) -> None:
     page.wait_for_timeout(100)  # ResizeObserver callbacks
 
 
+@pytest.mark.phone
 @pytest.mark.parametrize("path", PAGES)
 def test_maths_is_never_clipped_on_a_phone(loaded_page, path: str) -> None:
     """At 390 px every formula fits its box, or its box scrolls with a visible cue."""
