@@ -29,15 +29,15 @@ test: install mathjax browser lint unit nbval portable-and-books
 # cores: the second, other-machine execution (nbval-portable); the PDF books, printed
 # and checked from their own staged copies (pdf-books); and the strict builds of both
 # sites followed by the browser test (whose link checks leave the links to the PDF
-# books for later: FEDMED_PDF_LATER=1). The builds and the browser test are the longest
-# line, so the other two run at a lower priority (nice) and take the CPU it leaves.
+# books for later: FEDMED_PDF_LATER=1). The PDF books are the shortest line, so they run
+# at a lower priority (nice) and take the CPU that the other two leave.
 # Last, the PDF books are copied beside the site and the test that both landing pages
 # link them runs (marked needs_pdf). Every part must pass. Each step prints the time
 # it starts (--- hh:mm:ss), so that a slow step can be found in CI's log.
 portable-and-books: install mathjax browser
 	$(STAMP)
 	@mkdir -p _build
-	@nice -n 10 $(MAKE) --no-print-directory nbval-portable > _build/nbval-portable.log 2>&1 & portable=$$!; \
+	@$(MAKE) --no-print-directory nbval-portable > _build/nbval-portable.log 2>&1 & portable=$$!; \
 	  nice -n 10 $(MAKE) --no-print-directory pdf-books pdf-test > _build/pdf.log 2>&1 & pdfs=$$!; \
 	  status=0; $(MAKE) --no-print-directory build-strict || status=1; \
 	  if [ $$status = 0 ]; then \
