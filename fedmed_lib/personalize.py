@@ -35,7 +35,7 @@ from fedmed_lib._validate import (
     client_label,
 )
 from fedmed_lib._validate_data import check_xy
-from fedmed_lib.algorithms import local_sgd
+from fedmed_lib.local_training import local_sgd
 from fedmed_lib.models import Model
 from fedmed_lib.types import Array
 

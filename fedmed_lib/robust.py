@@ -50,15 +50,13 @@ from fedmed_lib.aggregate import (
     AggregatedParams,
     _unpack,
     check_results_list,
-    clip_checked,
-    flatten,
     mean_over_clients,
     median_over_clients,
     pow2_scale,
     rule_metrics,
-    unflatten,
     validate_results,
 )
+from fedmed_lib.param_math import clip_checked, flatten, unflatten
 from fedmed_lib.types import AggregateFn, FitResult, Params, Results
 
 

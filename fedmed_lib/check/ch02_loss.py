@@ -25,7 +25,7 @@ from fedmed_lib.check._core import (
     diagnose,
     selfcheck,
 )
-from fedmed_lib.models import mse_grad
+from fedmed_lib.losses import mse_grad
 
 _RTOL = 1e-8
 

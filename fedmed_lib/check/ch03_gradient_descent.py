@@ -28,7 +28,7 @@ from fedmed_lib.check._core import (
     diagnose,
     selfcheck,
 )
-from fedmed_lib.models import mse_grad
+from fedmed_lib.losses import mse_grad
 
 
 def _problems() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -22,7 +22,7 @@ import numpy as np
 
 from fedmed_lib.check import Feedback, correct
 from fedmed_lib.check._core import AnyOf, Mistake, Wrong, call, diagnose, selfcheck
-from fedmed_lib.models import mse_grad
+from fedmed_lib.losses import mse_grad
 
 GradFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 Clients = list[tuple[np.ndarray, np.ndarray]]

@@ -27,7 +27,7 @@ from fedmed_lib.check._core import (
     diagnose,
     selfcheck,
 )
-from fedmed_lib.models import logistic_grad
+from fedmed_lib.losses import logistic_grad
 
 GradFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float], np.ndarray]
 LocalFn = Callable[..., np.ndarray]

@@ -38,7 +38,6 @@ from flwr.app import (
 )
 from flwr.clientapp import ClientApp
 
-from fedmed_lib.federated_stats import ClientStats
 from fedmed_lib.flower_app.scaling_task import train_scaling_client
 from fedmed_lib.flower_app.task import (
     SiteData,
@@ -48,6 +47,7 @@ from fedmed_lib.flower_app.task import (
     site_stats,
     train_site,
 )
+from fedmed_lib.stats_messages import ClientStats
 
 app = ClientApp()
 

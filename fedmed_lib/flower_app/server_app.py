@@ -35,9 +35,10 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MessageType, R
 from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
 
-from fedmed_lib.federated_stats import ClientStats, GlobalStats, combine
+from fedmed_lib.federated_stats import combine
 from fedmed_lib.flower_app.scaling_task import initial_parameters
 from fedmed_lib.flower_app.task import num_parameters
+from fedmed_lib.stats_messages import ClientStats, GlobalStats
 
 app = ServerApp()
 

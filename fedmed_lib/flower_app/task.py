@@ -20,18 +20,13 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from fedmed_lib.algorithms import FedAvg, local_sgd, numpy_client_fn
+from fedmed_lib.algorithms import FedAvg
 from fedmed_lib.data import HEART_FEATURES, HEART_SITES, load_heart_disease
-from fedmed_lib.federated_stats import (
-    ClientStats,
-    GlobalStats,
-    client_statistics,
-    combine,
-    mark_missing,
-    standardize_impute,
-)
+from fedmed_lib.federated_stats import client_statistics, combine, mark_missing, standardize_impute
+from fedmed_lib.local_training import local_sgd, numpy_client_fn
 from fedmed_lib.models import LOGISTIC, add_intercept
 from fedmed_lib.simulation import History, run_simulation
+from fedmed_lib.stats_messages import ClientStats, GlobalStats
 from fedmed_lib.types import Array
 
 TEST_SIZE = 0.3

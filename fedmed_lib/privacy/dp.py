@@ -34,19 +34,13 @@ from fedmed_lib._validate import (
     check_real_setting,
     check_seed,
 )
-from fedmed_lib.aggregate import (
-    AggregatedParams,
-    clip_and_flag,
-    clip_checked,
-    clip_update,
-    rule_metrics,
-    validate_results,
-    weighted_mean,
-)
-from fedmed_lib.simulation import Strategy, check_strategy, checked_aggregate_fit, server_rng
+from fedmed_lib.aggregate import AggregatedParams, rule_metrics, validate_results, weighted_mean
+from fedmed_lib.param_math import clip_and_flag, clip_checked, clip_update
+from fedmed_lib.seeds import server_rng
+from fedmed_lib.simulation import Strategy, check_strategy, checked_aggregate_fit
 from fedmed_lib.types import FitResult, Metrics, Params, Results
 
-__all__ = [  # clip_update and clip_and_flag live in fedmed_lib.aggregate; re-exported here
+__all__ = [  # clip_update and clip_and_flag live in fedmed_lib.param_math; re-exported here
     "RDP_ORDERS",
     "DifferentialPrivacyServerSideFixedClipping",
     "clip_and_flag",

@@ -43,7 +43,7 @@ from fedmed_lib._validate import (
     check_update,
     client_label,
 )
-from fedmed_lib.aggregate import flatten, unflatten
+from fedmed_lib.param_math import flatten, unflatten
 from fedmed_lib.privacy.secret_sharing import GENERATOR as GENERATOR
 from fedmed_lib.privacy.secret_sharing import KEY_BYTES as KEY_BYTES
 from fedmed_lib.privacy.secret_sharing import PRIME as PRIME
