@@ -31,8 +31,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fedmed_lib._validate import check_int, check_number, check_real_array, check_seed
-from fedmed_lib.chem_data import ActivitySet, freewilson_data_dir, load_chembl2321810
-from fedmed_lib.data import CHEMBL2321810_FILES
+from fedmed_lib.chem_data import (
+    CHEMBL2321810_FILES,
+    ActivitySet,
+    freewilson_data_dir,
+    load_chembl2321810,
+)
 
 __all__ = [
     "ActivitySet",
