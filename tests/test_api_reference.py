@@ -53,7 +53,7 @@ def source_of(modname: str) -> Path:
     return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
 
 
-def defined_public_names(modname: str) -> set[str]:
+def defined_names(modname: str) -> set[str]:
     """Names defined at the top level of a module (also inside top-level if/try), not imported."""
     tree = ast.parse(source_of(modname).read_text(encoding="utf-8"))
     names: set[str] = set()
@@ -71,7 +71,11 @@ def defined_public_names(modname: str) -> set[str]:
                 visit(node.orelse)
 
     visit(tree.body)
-    return {n for n in names if not n.startswith("_")}
+    return names
+
+
+def defined_public_names(modname: str) -> set[str]:
+    return {n for n in defined_names(modname) if not n.startswith("_")}
 
 
 def documented_modules() -> dict[str, list[str]]:
@@ -198,26 +202,6 @@ def test_every_chapter_a_docstring_links_to_exists() -> None:
     assert sorted(bad) == [], f"docstrings link to chapters that no page of the table of contents defines: {bad}"
 
 
-def _top_level_names(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
-    return names
-
-
-def _module_path(module: str) -> Path | None:
-    base = ROOT / Path(*module.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.exists():
-            return candidate
-    return None
-
-
 def test_the_library_imports_each_name_from_where_it_lives() -> None:
     """One path: inside fedmed_lib, ``from fedmed_lib.X import name`` only when X defines
     name (the re-exports that keep old import paths working are for readers' code)."""
@@ -226,10 +210,10 @@ def test_the_library_imports_each_name_from_where_it_lives() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fedmed_lib")):
                 continue
-            source = _module_path(node.module)
-            if source is None or source.name == "__init__.py":
+            source = source_of(node.module)
+            if source.name == "__init__.py":
                 continue  # a package's namespace (fedmed_lib.check, ...) is its interface
-            defined = _top_level_names(source)
+            defined = defined_names(node.module)
             bad += [f"{path.relative_to(ROOT)}:{node.lineno}: {a.name} from {node.module}"
                     for a in node.names if a.name not in defined]
     assert bad == [], "names imported through a re-export:\n" + "\n".join(bad)

@@ -10,7 +10,7 @@ This tool adds a title page and a table of contents with page numbers: it prints
 reads on which page each chapter starts (``pdftotext``) and writes the numbers in.
 Chromium writes the PDF's bookmarks (outline) from the headings: Part > Chapter > Section.
 
-The library reference (``book/api/``, about 130 pages of signatures) stays on the
+The library reference (``book/api/``, about 130 pages of signatures in December 2026) stays on the
 website, where it is searched and linked: the printed book has one page in its place
 that says where to find it (``REFERENCE_STUB``), in each edition's language.
 
@@ -71,7 +71,7 @@ REFERENCE_STUB = {
         "and constant, with its signature, its documentation and a link to the chapter "
         "that introduces it) is part of the book's website: the page *Library reference* "
         "(`api/index.html`, beside the site's `index.html`), which the site's search box "
-        "also searches. It is left out of the printed book, where its 130-odd pages of "
+        "also searches. It is left out of the printed book, where its many pages of "
         "signatures would serve a reader less than the search box does.\n\n"
         "In Python or JupyterLab the same text is one call away: "
         "`help(fedmed_lib.aggregate.weighted_average)`, or `weighted_average?` in a notebook.\n"
@@ -80,7 +80,7 @@ REFERENCE_STUB = {
         "(api)=\n# 库参考\n\n"
         "辅助库 `fedmed_lib` 的参考（每个公开的函数、类和常量，连同其签名、文档和引入它的章节）"
         "在本书的网站上：*Library reference* 页（`api/index.html`，与网站的 `index.html` "
-        "在同一目录），网站的搜索框也会搜索它。它是英文的，印刷版不收录这一百三十多页的签名。"
+        "在同一目录），网站的搜索框也会搜索它。它是英文的，印刷版不收录这些签名页。"
         "\n\n在 Python 或 JupyterLab 中，同样的文字只需一次调用："
         "`help(fedmed_lib.aggregate.weighted_average)`，或在笔记本中输入 `weighted_average?`。\n"
     ),
